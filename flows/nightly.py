@@ -1,0 +1,134 @@
+"""Prefect wiring of the nightly job: fetch -> discover -> read/validate/load -> dbt -> publish.
+
+Only orchestration lives here; every step is a function of `skm_etl.pipeline` that the
+tests call without Prefect. Retries are set on I/O tasks only (fetching).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed, Failed
+
+from skm_etl import pipeline
+from skm_etl.load.warehouse import new_id
+from skm_etl.lock import RunLockedError, run_lock
+from skm_etl.settings import ConfigError, Settings, SourceConfig, load_settings
+
+FLOW_NAME = "skm-etl-nightly"
+
+
+@task(name="fetch", retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NO_CACHE)
+def fetch_task(settings: Settings, source: SourceConfig) -> pipeline.FetchOutcome:
+    return pipeline.fetch_source(settings, source)
+
+
+@task(name="prepare", cache_policy=NO_CACHE)
+def prepare_task(settings: Settings) -> pipeline.Prepared:
+    return pipeline.prepare(settings)
+
+
+@task(name="load-file", task_run_name="load {source.path.name}", cache_policy=NO_CACHE)
+def process_file_task(
+    settings: Settings, prepared: pipeline.Prepared, source: pipeline.SourceFile, run_id: str
+) -> pipeline.FileOutcome:
+    return pipeline.process_file(settings, prepared, source, run_id)
+
+
+@task(name="dbt-build", cache_policy=NO_CACHE)
+def build_task(settings: Settings) -> None:
+    pipeline.build_marts(settings)
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_task(settings: Settings, run_id: str) -> None:
+    pipeline.publish_served(settings, run_id)
+
+
+@flow(name=FLOW_NAME, log_prints=False, validate_parameters=True)
+def nightly(config_path: str, wait_for_lock_s: float = 0.0):
+    """Run the whole nightly job once for one config file (SPEC §8)."""
+    logger = get_run_logger()
+    summary = pipeline.RunSummary(run_id=new_id(), started_at=dt.datetime.now())
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as exc:
+        summary.error = str(exc)
+        return _finish(summary, logger)
+    try:
+        with run_lock(settings.lock_path, wait_s=wait_for_lock_s):
+            _run(settings, summary, logger)
+    except RunLockedError as exc:
+        summary.error = str(exc)
+    return _finish(summary, logger)
+
+
+def _run(settings: Settings, summary: pipeline.RunSummary, logger: logging.Logger) -> None:
+    pipeline.record_run(settings, summary, status="running")
+    try:
+        prepared = prepare_task(settings)
+        fetched: list[pipeline.SourceFile] = []
+        for source in settings.sources:
+            if source.url is None:
+                continue
+            try:
+                outcome = fetch_task(settings, source)
+            except Exception as exc:  # noqa: BLE001 - retries exhausted: the other sources go on
+                outcome = pipeline.FetchOutcome(f"{source.name}: {exc}", failed=True)
+            summary.fetches.append(outcome.line)
+            if outcome.source_file is not None:
+                fetched.append(outcome.source_file)
+            elif outcome.failed:
+                pipeline.record_fetch_failure(settings, summary.run_id, source, outcome.line)
+                summary.files.append(
+                    pipeline.FileOutcome(
+                        source.name, f"fetch:{source.name}", "rejected", message=outcome.line
+                    )
+                )
+        for source_file in pipeline.discover(settings, fetched):
+            outcome = process_file_task(settings, prepared, source_file, summary.run_id)
+            summary.files.append(outcome)
+            logger.info(
+                "%s %s: accepted %d, rejected %d",
+                outcome.status,
+                outcome.source_file,
+                outcome.rows_accepted,
+                outcome.rows_rejected,
+            )
+        build_task(settings)
+        pipeline.read_back(settings, summary)
+        # Recorded before the swap so the served copy of ops.runs shows this run as it ends.
+        summary.published = True
+        pipeline.record_run(settings, summary, status="published")
+        try:
+            publish_task(settings, summary.run_id)
+        except BaseException:
+            summary.published = False
+            raise
+    except (ConfigError, pipeline.BuildError) as exc:
+        summary.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - recorded in ops.runs, the run exits 1
+        logger.exception("run failed")
+        summary.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        if not summary.published:
+            pipeline.record_run(settings, summary, status="failed")
+
+
+def _finish(summary: pipeline.RunSummary, logger: logging.Logger):
+    text = summary.render()
+    try:
+        create_markdown_artifact(
+            key="skm-etl-run-summary",
+            markdown="```\n" + text + "\n```",
+            description="skm-etl run summary",
+        )
+    except Exception:  # noqa: BLE001 - the artifact is a convenience, never a reason to fail
+        logger.warning("could not write the run summary artifact")
+    if summary.exit_code == pipeline.EXIT_FAILED:
+        return Failed(message=summary.error or "run failed", data=summary)
+    return Completed(message=f"exit {summary.exit_code}", data=summary)

@@ -1,0 +1,48 @@
+"""`skm-etl` command line: the operator's contract of SPEC §8."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="skm-etl", description="SKM survey warehouse for BPOM")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser(
+        "run", help="run the nightly job once: fetch, load, build marts, publish"
+    )
+    run.add_argument("--config", required=True, help="the YAML config file (SPEC §8)")
+    run.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for a running job to finish instead of exiting at once",
+    )
+
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return _run(args.config, args.wait)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _run(config: str, wait_s: float) -> int:
+    from flows.nightly import nightly
+
+    from skm_etl.pipeline import EXIT_FAILED, RunSummary
+
+    state = nightly(config_path=config, wait_for_lock_s=wait_s, return_state=True)
+    summary = state.result(raise_on_failure=False)
+    if not isinstance(summary, RunSummary):
+        print(f"skm-etl: the run failed before it could report: {summary}", file=sys.stderr)
+        return EXIT_FAILED
+    print(summary.render())
+    return summary.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,478 @@
+"""The nightly job's phases as plain functions: discover, read, validate, load, build, publish.
+
+`flows/nightly.py` wraps these in Prefect tasks; tests call them directly. No phase
+raises for bad input: a bad row or file becomes a record in `ops` and the run goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from skm_etl.load import warehouse
+from skm_etl.load.reference_tables import write_reference_tables
+from skm_etl.load.units import Unit, UnitError, UnitResolver, read_registry
+from skm_etl.reference.catalog import load_reference
+from skm_etl.reference.model import Reference
+from skm_etl.settings import ConfigError, Settings, SourceConfig
+from skm_etl.sources import ReadResult, SourceFileError, read_google_forms, read_sapaapip
+
+log = logging.getLogger("skm_etl")
+
+READABLE_SUFFIXES = (".xlsx", ".csv")
+ISSUE_SCHEMA = {"source_row": pl.Int64, "column": pl.Utf8, "value": pl.Utf8, "reason": pl.Utf8}
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_REJECTIONS = 2
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file to load, with what the config says of it (inbox files say nothing)."""
+
+    path: Path
+    kind: str
+    origin: str
+    unit: str | None = None
+    year: int | None = None
+
+
+@dataclass
+class FileOutcome:
+    source_file: str
+    origin: str
+    status: str  # loaded | skipped | rejected
+    unit_name: str | None = None
+    survey_year: int | None = None
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    rows_new: int = 0
+    message: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Prepared:
+    """What every file of a run is read against."""
+
+    reference: Reference
+    resolver: UnitResolver
+
+
+def prepare(settings: Settings) -> Prepared:
+    """Load the questionnaire, catalogue and registry; rewrite the store's ref tables.
+
+    Raises ConfigError: a wrong questionnaire or registry fails the run before anything
+    is read, since every number would be wrong with it.
+    """
+    reference = load_reference(settings.questionnaire, settings.layanan)
+    if reference.questionnaire.scale != settings.scale:
+        raise ConfigError(
+            f"method.scale is {settings.scale} but the questionnaire "
+            f"{reference.questionnaire.name!r} has a {reference.questionnaire.scale}-point scale"
+        )
+    registry: tuple[Unit, ...] | None = None
+    aliases: dict[str, str] = {}
+    if settings.units is not None:
+        try:
+            registry, aliases = read_registry(settings.units)
+        except UnitError as exc:
+            raise ConfigError(str(exc)) from exc
+    con = warehouse.open_store(settings.store)
+    try:
+        write_reference_tables(
+            con, reference=reference, windows=settings.surveys, units=registry or ()
+        )
+    finally:
+        con.close()
+    return Prepared(reference=reference, resolver=UnitResolver(registry, aliases))
+
+
+def discover(settings: Settings, fetched: list[SourceFile] | None = None) -> list[SourceFile]:
+    """List the files of this run: fetched ones, declared paths, then the inbox by name."""
+    files: list[SourceFile] = list(fetched or [])
+    for source in settings.sources:
+        if source.path is not None:
+            files.append(
+                SourceFile(
+                    source.path, source.kind, f"source:{source.name}", source.unit, source.year
+                )
+            )
+    if settings.inbox is not None and settings.inbox.is_dir():
+        for path in sorted(settings.inbox.iterdir()):
+            if path.is_file() and not path.name.startswith("."):
+                files.append(SourceFile(path, "sapaapip", "inbox"))
+    return files
+
+
+def process_file(
+    settings: Settings, prepared: Prepared, source: SourceFile, run_id: str
+) -> FileOutcome:
+    """Read, validate and load one file; never raises for what the file contains."""
+    con = warehouse.open_store(settings.store)
+    try:
+        return _process(con, settings, prepared, source, run_id)
+    finally:
+        con.close()
+
+
+def _process(
+    con, settings: Settings, prepared: Prepared, source: SourceFile, run_id: str
+) -> FileOutcome:
+    name = source.path.name
+    outcome = FileOutcome(source_file=name, origin=source.origin, status="rejected")
+    started = dt.datetime.now()
+    if not source.path.is_file():
+        return _reject(
+            con,
+            outcome,
+            run_id,
+            source,
+            None,
+            f"file tidak ditemukan / file not found: {source.path}",
+        )
+    sha = warehouse.file_sha256(source.path)
+    if warehouse.is_file_loaded(con, sha):
+        outcome.status = "skipped"
+        outcome.message = "sudah dimuat sebelumnya / already loaded (same content)"
+        return outcome
+    if source.path.suffix.lower() not in READABLE_SUFFIXES:
+        return _reject(
+            con,
+            outcome,
+            run_id,
+            source,
+            sha,
+            f"{name}: jenis file tidak didukung / unsupported file type {source.path.suffix or '(none)'}; "
+            "simpan tabulasi sebagai .xlsx atau .csv / save the tabulation as .xlsx or .csv",
+        )
+    _archive(settings, source, sha)
+    try:
+        result = _read(source, prepared.reference)
+        unit = prepared.resolver.resolve(source.unit or result.unit_name)
+        if source.year is not None and source.year != result.survey_year:
+            raise SourceFileError(
+                f"{name}: tahun di file ({result.survey_year}) berbeda dengan konfigurasi ({source.year}) / "
+                f"the file says year {result.survey_year} but the config declares {source.year}; "
+                "periksa file atau konfigurasi / check the file or the config"
+            )
+    except (SourceFileError, UnitError) as exc:
+        return _reject(con, outcome, run_id, source, sha, str(exc))
+    except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the run
+        log.debug("reader failed on %s\n%s", name, traceback.format_exc())
+        return _reject(
+            con,
+            outcome,
+            run_id,
+            source,
+            sha,
+            f"{name}: file tidak dapat dibaca / the file could not be read ({type(exc).__name__}); "
+            "ekspor ulang dari sapaapip atau Google Sheets / export it again",
+        )
+    outcome.unit_name, outcome.survey_year = unit.name, result.survey_year
+    outcome.rows_read = result.rows_read
+    outcome.warnings.extend(result.warnings)
+
+    responses = warehouse.add_response_keys(
+        result.responses.with_columns(pl.lit(unit.name).alias("unit_name")),
+        source_kind=source.kind,
+        unit_code=unit.code,
+    )
+    failures = _validate(settings, prepared, responses, result.survey_year, name)
+    rejected = pl.concat([result.issues.cast(ISSUE_SCHEMA), failures.cast(ISSUE_SCHEMA)])
+    bad_rows = rejected.select("source_row").unique()
+    accepted = responses.join(bad_rows, on="source_row", how="anti")
+    record = warehouse.BatchRecord(
+        batch_id=warehouse.new_id(),
+        run_id=run_id,
+        source_file=name,
+        source_path=str(source.path),
+        source_sha256=sha,
+        source_kind=source.kind,
+        unit_code=unit.code,
+        unit_name=unit.name,
+        survey_year=result.survey_year,
+        rows_read=result.rows_read,
+        started_at=started,
+    )
+    outcome.rows_new = warehouse.load_batch(con, record, accepted, result.personal, rejected)
+    outcome.status = "loaded"
+    outcome.rows_accepted = accepted.height
+    outcome.rows_rejected = bad_rows.height
+    return outcome
+
+
+def _read(source: SourceFile, reference: Reference) -> ReadResult:
+    if source.kind == "google_forms":
+        return read_google_forms(
+            source.path, reference, unit_name=source.unit, survey_year=source.year
+        )
+    return read_sapaapip(source.path, reference)
+
+
+def _validate(
+    settings: Settings, prepared: Prepared, responses: pl.DataFrame, year: int, name: str
+) -> pl.DataFrame:
+    from skm_etl.validate import validate_responses
+
+    outcome = validate_responses(
+        responses,
+        scale=settings.scale,
+        known_layanan_codes=[x.code for x in prepared.reference.layanan],
+        survey_year=year,
+        chunk_rows=settings.validation_chunk_rows,
+        data_docs_dir=settings.data_docs_dir,
+        batch_name=name,
+    )
+    return outcome.failures
+
+
+def _archive(settings: Settings, source: SourceFile, sha: str) -> None:
+    """Keep every input by content hash before parsing it, so any run can be replayed."""
+    if settings.archive_dir in source.path.parents:
+        return
+    target = settings.archive_dir / source.kind / sha[:2] / f"{sha}{source.path.suffix.lower()}"
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    shutil.copyfile(source.path, tmp)
+    tmp.replace(target)
+
+
+def _reject(
+    con, outcome: FileOutcome, run_id: str, source: SourceFile, sha: str | None, reason: str
+) -> FileOutcome:
+    warehouse.record_rejected_file(
+        con,
+        run_id=run_id,
+        source_file=source.path.name,
+        source_path=str(source.path),
+        source_sha256=sha,
+        source_kind=source.kind,
+        reason=reason,
+    )
+    outcome.status = "rejected"
+    outcome.message = reason
+    return outcome
+
+
+@dataclass
+class RunSummary:
+    """What one run did, for the console, the Prefect artifact and ops.runs."""
+
+    run_id: str
+    started_at: dt.datetime
+    files: list[FileOutcome] = field(default_factory=list)
+    fetches: list[str] = field(default_factory=list)
+    units_built: int = 0
+    published: bool = False
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    unit_results: list[tuple] = field(default_factory=list)
+
+    @property
+    def rows_accepted(self) -> int:
+        return sum(f.rows_accepted for f in self.files)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(f.rows_rejected for f in self.files)
+
+    @property
+    def files_rejected(self) -> int:
+        return sum(f.status == "rejected" for f in self.files)
+
+    @property
+    def exit_code(self) -> int:
+        """SPEC §8: 0 all accepted, 2 published with rejections, 1 failed and published nothing."""
+        if self.error is not None or not self.published:
+            return EXIT_FAILED
+        if self.files_rejected or self.rows_rejected:
+            return EXIT_REJECTIONS
+        return EXIT_OK
+
+    def render(self) -> str:
+        """The printed run summary: a reason for every rejection, no personal data."""
+        lines = [f"skm-etl run {self.run_id}"]
+        lines += [f"  fetch  {line}" for line in self.fetches]
+        for f in self.files:
+            where = f" [{f.unit_name} {f.survey_year}]" if f.unit_name else ""
+            counts = (
+                f" read {f.rows_read}, accepted {f.rows_accepted}, rejected {f.rows_rejected}, new {f.rows_new}"
+                if f.status == "loaded"
+                else ""
+            )
+            lines.append(f"  {f.status:<8} {f.source_file}{where}{counts}")
+            if f.message and f.status != "loaded":
+                lines.append(f"           {f.message}")
+            lines += [f"           ! {w}" for w in f.warnings]
+        lines.append(
+            f"files: {len(self.files)} ({sum(f.status == 'loaded' for f in self.files)} loaded, "
+            f"{sum(f.status == 'skipped' for f in self.files)} unchanged, {self.files_rejected} rejected); "
+            f"rows accepted {self.rows_accepted}, rejected {self.rows_rejected}; units built {self.units_built}"
+        )
+        lines += [f"warning: {w}" for w in self.warnings]
+        if self.unit_results:
+            lines.append("unit results (IKM, mutu):")
+            for year, unit, counted, ikm, mutu, kinerja in self.unit_results:
+                lines.append(
+                    f"  {year}  {unit:<40} n={counted:<6} IKM {ikm:6.2f}  {mutu} ({kinerja})"
+                )
+        if self.error:
+            lines.append(f"FAILED: {self.error}")
+            lines.append(
+                "nothing was published; the previous served file stays / tidak ada yang diterbitkan"
+            )
+        elif self.rows_rejected or self.files_rejected:
+            lines.append(
+                "rejections are listed in ops.rejected_rows and ops.rejected_files of the served file"
+            )
+        lines.append(f"exit {self.exit_code}")
+        return "\n".join(lines)
+
+
+def build_marts(settings: Settings) -> None:
+    """Run dbt build on the store; raise BuildError with dbt's failures when any node fails."""
+    from skm_etl.transform.dbt_runner import run_dbt
+
+    result = run_dbt(
+        settings.store,
+        command="build",
+        vars={"counting": settings.counting},
+        target_path=settings.work_dir / "dbt_target",
+    )
+    if not result.success:
+        raise BuildError("dbt build failed: " + "; ".join(result.failures or ["see dbt logs"]))
+
+
+class BuildError(Exception):
+    """dbt could not build or test the marts: nothing is published."""
+
+
+def publish_served(settings: Settings, run_id: str) -> None:
+    """Swap in a new served file (and Parquet export) built from the store's marts."""
+    from skm_etl.publish.served import publish
+
+    con = warehouse.open_store(settings.store)
+    try:
+        publish(con, settings.warehouse, run_id=run_id, parquet_dir=settings.parquet_dir)
+    finally:
+        con.close()
+
+
+def read_back(settings: Settings, summary: RunSummary) -> None:
+    """Fill the summary with the unit results and this run's out-of-window responses."""
+    con = warehouse.open_store(settings.store)
+    try:
+        summary.unit_results = con.execute(
+            """
+            select survey_year, unit_name, respondents_counted, ikm, mutu, kinerja
+            from marts.skm_unit order by survey_year, unit_name
+            """
+        ).fetchall()
+        summary.units_built = len({(r[0], r[1]) for r in summary.unit_results})
+        outside = con.execute(
+            """
+            select r.source_file, count(*)
+            from ops.responses_outside_window as o
+            join raw.responses as r using (response_key)
+            join ops.load_batches as b on b.batch_id = r.batch_id
+            where b.run_id = ?
+            group by r.source_file order by r.source_file
+            """,
+            [summary.run_id],
+        ).fetchall()
+        for source_file, count in outside:
+            summary.warnings.append(
+                f"{source_file}: {count} respons di luar periode survei, tidak dihitung / "
+                f"{count} response(s) submitted outside the survey window: kept in raw, counted nowhere "
+                "(ops.responses_outside_window)"
+            )
+    finally:
+        con.close()
+
+
+def record_run(settings: Settings, summary: RunSummary, *, status: str) -> None:
+    """Write the run's line in ops.runs (start or finish)."""
+    con = warehouse.open_store(settings.store)
+    try:
+        if status == "running":
+            warehouse.start_run(con, summary.run_id)
+        else:
+            warehouse.finish_run(
+                con,
+                summary.run_id,
+                status=status,
+                exit_code=summary.exit_code,
+                files_seen=len(summary.files),
+                files_loaded=sum(f.status == "loaded" for f in summary.files),
+                files_rejected=summary.files_rejected,
+                rows_accepted=summary.rows_accepted,
+                rows_rejected=summary.rows_rejected,
+                message=summary.error,
+            )
+    finally:
+        con.close()
+
+
+@dataclass
+class FetchOutcome:
+    """One remote source's fetch, as the run summary shows it (URL without its token)."""
+
+    line: str
+    source_file: SourceFile | None = None
+    failed: bool = False
+
+
+def fetch_source(settings: Settings, source: SourceConfig) -> FetchOutcome:
+    """Fetch one URL source into the archive; TransientFetchError propagates for retries."""
+    from skm_etl.fetch import FetchSpec, fetch
+
+    spec = FetchSpec(
+        name=source.name,
+        url=source.url,
+        kind=source.kind,
+        token=source.token,
+        service_account_file=source.service_account_file,
+    )
+    result = fetch(
+        spec, archive_dir=settings.archive_dir, state_path=settings.work_dir / "fetch_state.json"
+    )
+    if result.status == "failed":
+        return FetchOutcome(f"{source.name}: {result.message}", failed=True)
+    line = f"{source.name}: {result.status}" + (
+        f" ({result.bytes} bytes)" if result.status == "fetched" else ""
+    )
+    if result.path is None:
+        return FetchOutcome(line)
+    return FetchOutcome(
+        line, SourceFile(result.path, source.kind, f"fetch:{source.name}", source.unit, source.year)
+    )
+
+
+def record_fetch_failure(
+    settings: Settings, run_id: str, source: SourceConfig, message: str
+) -> None:
+    """A source that could not be fetched is a rejected file for the operator to see."""
+    con = warehouse.open_store(settings.store)
+    try:
+        warehouse.record_rejected_file(
+            con,
+            run_id=run_id,
+            source_file=source.name,
+            source_path=None,
+            source_sha256=None,
+            source_kind=source.kind,
+            reason=message,
+        )
+    finally:
+        con.close()

@@ -1,0 +1,154 @@
+"""Publish the marts: a new served DuckDB file swapped in atomically, and Parquet.
+
+BI tools hold the served file open read-only; DuckDB lets one writer or many readers
+use a file, so the job never writes the served file in place. It writes a new file next
+to it and `os.replace`s it: a reader keeps the old inode until it reconnects, and a
+failed run leaves the previous file served.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+PUBLISHED_SCHEMAS = ("marts", "ops")
+
+
+@dataclass
+class PublishResult:
+    served: Path
+    tables: dict[str, int] = field(default_factory=dict)
+    parquet_dir: Path | None = None
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def published_relations(
+    con: duckdb.DuckDBPyConnection, catalog: str | None = None
+) -> list[tuple[str, str]]:
+    """(schema, name) of every relation in the published schemas of the store."""
+    rows = con.execute(
+        """
+        select table_schema, table_name from information_schema.tables
+        where table_schema in ('marts', 'ops') and table_catalog = coalesce(?, current_database())
+        order by table_schema, table_name
+        """,
+        [catalog],
+    ).fetchall()
+    return [(s, t) for s, t in rows]
+
+
+def publish(
+    store: duckdb.DuckDBPyConnection,
+    served: Path,
+    *,
+    run_id: str,
+    parquet_dir: Path | None = None,
+) -> PublishResult:
+    """Copy marts and ops from the open store into a new file and swap it in."""
+    served.parent.mkdir(parents=True, exist_ok=True)
+    tmp = served.with_name(f".{served.name}.{run_id}.tmp")
+    tmp.unlink(missing_ok=True)
+    result = PublishResult(served=served)
+    relations = published_relations(store)
+    store.execute("attach ? as served_new", [str(tmp)])
+    try:
+        for schema in PUBLISHED_SCHEMAS:
+            store.execute(f"create schema if not exists served_new.{schema}")
+        for schema, name in relations:
+            target = f"served_new.{schema}.{_quote(name)}"
+            store.execute(f"create table {target} as select * from {schema}.{_quote(name)}")  # noqa: S608 - catalog identifiers, quoted
+            result.tables[f"{schema}.{name}"] = store.execute(
+                f"select count(*) from {target}"
+            ).fetchone()[0]  # noqa: S608
+    finally:
+        store.execute("detach served_new")
+    _fsync(tmp)
+    os.replace(tmp, served)
+    _fsync(served.parent)
+    if parquet_dir is not None:
+        result.parquet_dir = export_parquet(store, parquet_dir, run_id=run_id, relations=relations)
+    return result
+
+
+def export_parquet(
+    con: duckdb.DuckDBPyConnection,
+    parquet_dir: Path,
+    *,
+    run_id: str,
+    relations: list[tuple[str, str]],
+) -> Path:
+    """Write each mart as Parquet (partitioned by survey_year where it has one) plus a manifest."""
+    parquet_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = parquet_dir.with_name(f".{parquet_dir.name}.{run_id}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    manifest: dict[str, object] = {
+        "run_id": run_id,
+        "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "tables": {},
+    }
+    for schema, name in relations:
+        if schema != "marts":
+            continue
+        columns = [
+            (r[0], r[1])
+            for r in con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'marts' and table_name = ? and table_catalog = current_database() "
+                "order by ordinal_position",
+                [name],
+            ).fetchall()
+        ]
+        column_names = [c for c, _ in columns]
+        target = staging / name
+        rows = con.execute(f"select count(*) from marts.{_quote(name)}").fetchone()[0]  # noqa: S608
+        if "survey_year" in column_names and rows:
+            con.execute(
+                f"copy (select * from marts.{_quote(name)}) to '{_sql_string(target)}' "  # noqa: S608
+                "(format parquet, partition_by (survey_year), overwrite_or_ignore)"
+            )
+            layout = "partitioned by survey_year"
+        else:
+            target = staging / f"{name}.parquet"
+            con.execute(
+                f"copy (select * from marts.{_quote(name)}) to '{_sql_string(target)}' (format parquet)"
+            )  # noqa: S608
+            layout = "single file"
+        manifest["tables"][name] = {  # type: ignore[index]
+            "rows": rows,
+            "path": target.name,
+            "layout": layout,
+            "columns": [{"name": c, "type": t} for c, t in columns],
+        }
+    (staging / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
+    old = parquet_dir.with_name(f".{parquet_dir.name}.{run_id}.old")
+    if parquet_dir.exists():
+        os.replace(parquet_dir, old)
+    os.replace(staging, parquet_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    return parquet_dir
+
+
+def _sql_string(path: Path) -> str:
+    """Quote a path the job itself chose (no file or unit name enters it) for COPY ... TO."""
+    return str(path).replace("'", "''")
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file or a directory entry to disk before and after the swap."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,308 @@
+"""The one place that reads configuration files and environment variables.
+
+Everything else receives the typed `Settings` built here. Relative paths in the YAML are
+relative to the config file (SPEC §8), so a config can be moved with its data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+COUNTING_RULES = ("all", "target_sample")
+SOURCE_KINDS = ("google_forms", "sapaapip")
+DEFAULT_CRON = "0 2 * * *"
+DEFAULT_TIMEZONE = "Asia/Jakarta"
+
+
+class ConfigError(Exception):
+    """The config file is missing, unreadable or holds a wrong value."""
+
+
+@dataclass(frozen=True)
+class SurveyWindow:
+    year: int
+    start: dt.date
+    end: dt.date
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """A declared source: a local file or a URL, with the unit and year it belongs to."""
+
+    name: str
+    kind: str
+    unit: str | None
+    year: int | None
+    path: Path | None = None
+    url: str | None = None
+    token: str | None = field(default=None, repr=False)
+    service_account_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    cron: str = DEFAULT_CRON
+    timezone: str = DEFAULT_TIMEZONE
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path
+    warehouse: Path
+    inbox: Path | None
+    work_dir: Path
+    counting: str
+    scale: int
+    surveys: tuple[SurveyWindow, ...]
+    sources: tuple[SourceConfig, ...]
+    populations: Path | None = None
+    rtl: Path | None = None
+    units: Path | None = None
+    questionnaire: Path | None = None
+    layanan: Path | None = None
+    parquet_dir: Path | None = None
+    schedule: Schedule = Schedule()
+    validation_chunk_rows: int = 200_000
+
+    @property
+    def store(self) -> Path:
+        """The ETL's private DuckDB file (raw, ref, ops and every dbt layer)."""
+        return self.work_dir / "store.duckdb"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.work_dir / "archive"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.warehouse.parent / "data_docs"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.work_dir / "run.lock"
+
+    def window_for(self, year: int) -> SurveyWindow:
+        """The configured window of a year, or the calendar year (SPEC §4)."""
+        for window in self.surveys:
+            if window.year == year:
+                return window
+        return SurveyWindow(year, dt.date(year, 1, 1), dt.date(year, 12, 31))
+
+
+def load_settings(config_path: str | Path) -> Settings:
+    """Read and check a config file; raise ConfigError with a sentence an operator can act on."""
+    path = Path(config_path).expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError(f"file konfigurasi tidak ditemukan / config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"file konfigurasi bukan YAML yang sah / config file is not valid YAML: {path}: {exc}"
+        ) from exc
+    except ValueError as exc:  # YAML dates such as 2024-13-01 fail while parsing
+        raise ConfigError(
+            f"nilai tidak sah / invalid value in {path.name}: {exc} (dates are YYYY-MM-DD)"
+        ) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"config file {path} must be a YAML mapping of keys (warehouse:, inbox:, …)"
+        )
+    return _build(raw, path)
+
+
+def _build(raw: dict[str, Any], path: Path) -> Settings:
+    base = path.parent
+    known = {
+        "warehouse",
+        "inbox",
+        "work_dir",
+        "method",
+        "surveys",
+        "populations",
+        "rtl",
+        "units",
+        "sources",
+        "questionnaire",
+        "layanan",
+        "export",
+        "schedule",
+        "validation",
+    }
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(
+            f"kunci tidak dikenal / unknown key(s) in {path.name}: {', '.join(unknown)}; "
+            f"known keys: {', '.join(sorted(known))}"
+        )
+    if "warehouse" not in raw:
+        raise ConfigError(
+            f"{path.name}: 'warehouse' is required (the served DuckDB file, e.g. warehouse/skm.duckdb)"
+        )
+    warehouse = _path(base, raw["warehouse"], "warehouse")
+    if warehouse.suffix != ".duckdb":
+        raise ConfigError(
+            f"{path.name}: 'warehouse' must name a .duckdb file, got {raw['warehouse']!r}"
+        )
+
+    method = raw.get("method") or {}
+    if not isinstance(method, dict):
+        raise ConfigError(f"{path.name}: 'method' must be a mapping with counting: and scale:")
+    counting = str(method.get("counting", "all"))
+    if counting not in COUNTING_RULES:
+        raise ConfigError(
+            f"{path.name}: method.counting must be one of {', '.join(COUNTING_RULES)}, got {counting!r}"
+        )
+    scale = method.get("scale", 6)
+    if not isinstance(scale, int) or isinstance(scale, bool) or not 2 <= scale <= 10:
+        raise ConfigError(
+            f"{path.name}: method.scale must be a whole number from 2 to 10, got {scale!r}"
+        )
+
+    export = raw.get("export") or {}
+    parquet_dir = None
+    if export.get("parquet", True):
+        parquet_dir = _path(
+            base,
+            export.get("parquet_dir", str(Path(raw["warehouse"]).parent / "parquet")),
+            "export.parquet_dir",
+        )
+
+    schedule_raw = raw.get("schedule") or {}
+    schedule = Schedule(
+        cron=str(schedule_raw.get("cron", DEFAULT_CRON)),
+        timezone=str(schedule_raw.get("timezone", DEFAULT_TIMEZONE)),
+    )
+    validation = raw.get("validation") or {}
+    chunk_rows = validation.get("chunk_rows", 200_000)
+    if not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ConfigError(f"{path.name}: validation.chunk_rows must be a positive whole number")
+
+    work_dir = (
+        _path(base, raw["work_dir"], "work_dir")
+        if raw.get("work_dir")
+        else warehouse.parent / ".skm-etl"
+    )
+    return Settings(
+        config_path=path,
+        warehouse=warehouse,
+        inbox=_path(base, raw["inbox"], "inbox") if raw.get("inbox") else None,
+        work_dir=work_dir,
+        counting=counting,
+        scale=scale,
+        surveys=_surveys(raw.get("surveys") or [], path.name),
+        sources=_sources(raw.get("sources") or [], base, path.name),
+        populations=_optional_file(base, raw, "populations"),
+        rtl=_optional_file(base, raw, "rtl"),
+        units=_optional_file(base, raw, "units"),
+        questionnaire=_optional_file(base, raw, "questionnaire"),
+        layanan=_optional_file(base, raw, "layanan"),
+        parquet_dir=parquet_dir,
+        schedule=schedule,
+        validation_chunk_rows=chunk_rows,
+    )
+
+
+def _path(base: Path, value: Any, key: str) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"'{key}' must be a path, got {value!r}")
+    p = Path(os.path.expandvars(value.strip())).expanduser()
+    return (p if p.is_absolute() else base / p).resolve()
+
+
+def _optional_file(base: Path, raw: dict[str, Any], key: str) -> Path | None:
+    if not raw.get(key):
+        return None
+    p = _path(base, raw[key], key)
+    if not p.is_file():
+        raise ConfigError(f"'{key}' names a file that does not exist: {p}")
+    return p
+
+
+def _date(value: Any, where: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {value!r} is not a date (use YYYY-MM-DD)") from exc
+
+
+def _surveys(items: Any, file: str) -> tuple[SurveyWindow, ...]:
+    if not isinstance(items, list):
+        raise ConfigError(f"{file}: 'surveys' must be a list of {{year, start, end}}")
+    windows: dict[int, SurveyWindow] = {}
+    for i, item in enumerate(items, 1):
+        where = f"{file}: surveys[{i}]"
+        if not isinstance(item, dict) or not {"year", "start", "end"} <= set(item):
+            raise ConfigError(f"{where} needs year, start and end")
+        year = item["year"]
+        if not isinstance(year, int):
+            raise ConfigError(f"{where}: year must be a whole number, got {year!r}")
+        start, end = _date(item["start"], where), _date(item["end"], where)
+        if end < start:
+            raise ConfigError(f"{where}: end {end} is before start {start}")
+        if year in windows:
+            raise ConfigError(f"{where}: year {year} is configured twice")
+        windows[year] = SurveyWindow(year, start, end)
+    return tuple(windows[y] for y in sorted(windows))
+
+
+def _sources(items: Any, base: Path, file: str) -> tuple[SourceConfig, ...]:
+    if not isinstance(items, list):
+        raise ConfigError(f"{file}: 'sources' must be a list")
+    out: list[SourceConfig] = []
+    names: set[str] = set()
+    for i, item in enumerate(items, 1):
+        where = f"{file}: sources[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where} must be a mapping with kind, unit, year and path or url")
+        kind = item.get("kind")
+        if kind not in SOURCE_KINDS:
+            raise ConfigError(
+                f"{where}: kind must be one of {', '.join(SOURCE_KINDS)}, got {kind!r}"
+            )
+        has_path, has_url = bool(item.get("path")), bool(item.get("url"))
+        if has_path == has_url:
+            raise ConfigError(f"{where}: give exactly one of path: or url:")
+        unit, year = item.get("unit"), item.get("year")
+        if kind == "google_forms" and (not unit or not isinstance(year, int)):
+            raise ConfigError(
+                f"{where}: a google_forms source needs unit: and year: (the form itself does not say them)"
+            )
+        token = None
+        if item.get("token_env"):
+            token = os.environ.get(str(item["token_env"]))
+            if not token:
+                raise ConfigError(
+                    f"{where}: environment variable {item['token_env']} (token_env) is not set"
+                )
+        name = str(item.get("name") or f"{kind}-{i}")
+        if name in names:
+            raise ConfigError(f"{where}: source name {name!r} is used twice")
+        names.add(name)
+        out.append(
+            SourceConfig(
+                name=name,
+                kind=kind,
+                unit=str(unit) if unit else None,
+                year=year if isinstance(year, int) else None,
+                path=_path(base, item["path"], f"sources[{i}].path") if has_path else None,
+                url=str(item["url"]) if has_url else None,
+                token=token,
+                service_account_file=(
+                    _path(base, item["service_account_file"], f"sources[{i}].service_account_file")
+                    if item.get("service_account_file")
+                    else None
+                ),
+            )
+        )
+    return tuple(out)

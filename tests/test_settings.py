@@ -1,0 +1,108 @@
+"""The config file (SPEC §8): paths relative to it, and messages an operator can act on."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from skm_etl.settings import ConfigError, load_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "skm.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "pop.csv").write_text("tahun,unit_kerja,jenis_layanan,populasi\n")
+    settings = load_settings(
+        write(tmp_path, "warehouse: wh/skm.duckdb\ninbox: in/\npopulations: pop.csv\n")
+    )
+    assert settings.warehouse == tmp_path / "wh" / "skm.duckdb"
+    assert settings.inbox == tmp_path / "in"
+    assert settings.populations == tmp_path / "pop.csv"
+    assert settings.store == tmp_path / "wh" / ".skm-etl" / "store.duckdb"
+    assert settings.counting == "all" and settings.scale == 6
+
+
+def test_a_year_without_a_window_uses_its_calendar_year(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(
+            tmp_path,
+            "warehouse: skm.duckdb\nsurveys:\n  - {year: 2024, start: 2024-04-01, end: 2024-06-30}\n",
+        )
+    )
+    assert settings.window_for(2024).start == dt.date(2024, 4, 1)
+    assert settings.window_for(2023).end == dt.date(2023, 12, 31)
+
+
+def test_a_token_is_read_from_the_named_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAPAAPIP_TOKEN", "s3cret")
+    settings = load_settings(
+        write(
+            tmp_path,
+            "warehouse: skm.duckdb\nsources:\n"
+            "  - {kind: sapaapip, url: 'http://127.0.0.1/x.xlsx', token_env: SAPAAPIP_TOKEN}\n",
+        )
+    )
+    assert settings.sources[0].token == "s3cret"
+    assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("inbox: in/\n", "'warehouse' is required", id="missing-warehouse"),
+        pytest.param("warehouse: skm.db\n", "must name a .duckdb file", id="not-duckdb"),
+        pytest.param(
+            "warehouse: a.duckdb\nmethod: {counting: most}\n", "method.counting", id="counting"
+        ),
+        pytest.param("warehouse: a.duckdb\nmethod: {scale: 11}\n", "method.scale", id="scale"),
+        pytest.param("warehouse: a.duckdb\nwarehuose: b\n", "unknown key", id="typo-key"),
+        pytest.param(
+            "warehouse: a.duckdb\nsurveys:\n  - {year: 2024, start: 2024-06-30, end: 2024-04-01}\n",
+            "is before start",
+            id="window-reversed",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nsurveys:\n  - {year: 2024, start: 2024-13-01, end: 2024-12-01}\n",
+            "invalid value",
+            id="bad-date",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nsources:\n  - {kind: google_forms, path: f.csv}\n",
+            "needs unit: and year:",
+            id="forms-without-unit",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nsources:\n  - {kind: ftp, path: f.csv}\n",
+            "kind must be one of",
+            id="unknown-kind",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nsources:\n  - {kind: sapaapip, url: 'http://x', token_env: NOPE_UNSET}\n",
+            "NOPE_UNSET",
+            id="token-env-unset",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nunits: missing.csv\n", "does not exist", id="missing-file"
+        ),
+        pytest.param("- just\n- a list\n", "must be a YAML mapping", id="not-a-mapping"),
+        pytest.param("warehouse: [unclosed\n", "not valid YAML", id="bad-yaml"),
+    ],
+)
+def test_a_wrong_config_is_refused_with_a_clear_message(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(write(tmp_path, text))
+
+
+def test_a_missing_config_file_says_where_it_looked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.yaml")
