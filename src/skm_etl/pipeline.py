@@ -186,7 +186,12 @@ def _process(
         source_kind=source.kind,
         unit_code=unit.code,
     )
-    failures = _validate(settings, prepared, responses, result.survey_year, name)
+    from skm_etl.validate import ValidationError
+
+    try:
+        failures = _validate(settings, prepared, responses, result.survey_year, name)
+    except ValidationError as exc:
+        return _reject(con, outcome, run_id, source, sha, f"{name}: {exc}")
     rejected = pl.concat([result.issues.cast(ISSUE_SCHEMA), failures.cast(ISSUE_SCHEMA)])
     bad_rows = rejected.select("source_row").unique()
     accepted = responses.join(bad_rows, on="source_row", how="anti")

@@ -1,0 +1,484 @@
+"""Run the response suite with Great Expectations over a Polars frame, chunk by chunk.
+
+GX 1.x validates pandas DataFrames, not Polars, so the frame is converted with
+`to_pandas()` one chunk at a time to keep memory bounded on national loads. The GX
+context, data source, batch definition and suite are built once per call; each chunk only
+becomes a new batch. The context is ephemeral: nothing is written to a `gx/` folder, and
+GX 1.24 sends no usage statistics (analytics are also switched off in its config).
+
+Row-level failures come from GX's `unexpected_index_list`. Each chunk's pandas index is
+the rows' position in the whole frame, so the list holds frame positions, which are then
+looked up in the Polars frame for `source_row` and the reported value. This is used
+instead of `unexpected_index_column_names=["source_row"]`, which makes GX build a dict per
+failing row with `DataFrame.at` in a Python loop, and it reports values with their Polars
+dtype (score `7`, not `7.0`).
+
+A double submission is marked before GX runs: `response_key_occurrence` numbers the rows
+sharing a `response_key` in frame order (file order), and the suite expects it to be 1.
+So only the later copies fail, and copies in different chunks are still caught, which
+GX's per-batch uniqueness check could not do.
+
+When GX itself fails (an exception inside an expectation, or while building a batch),
+`ValidationError` is raised: the pipeline rejects the file with that message rather than
+guessing which rows are good.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from skm_etl.validate.outcome import (
+    FAILURE_SCHEMA,
+    ValidationError,
+    ValidationOutcome,
+)
+from skm_etl.validate.suite import Rule, SuiteFile, load_suite
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEFAULT_SUITE_PATH = Path(__file__).resolve().parents[3] / "expectations" / "responses.json"
+OCCURRENCE_COLUMN = "response_key_occurrence"
+RESULTS_STORE_DIR = ".validation_results"  # inside data_docs_dir; the site is built from it
+DATA_DOCS_SITE = "skm_etl"
+PARTIAL_ROWS = 20  # failing rows shown per expectation in Data Docs
+
+# pandas' datetime64[ns] ends in April 2262; a later typo (3024) is clipped to stay "future".
+_NS_MIN = datetime(1678, 1, 1)
+_NS_MAX = datetime(2262, 1, 1)
+
+_RESULT_FORMAT = {
+    "result_format": "COMPLETE",
+    "exclude_unexpected_values": True,  # values are read from the Polars frame instead
+    "partial_unexpected_count": 0,  # skips GX's Counter over every unexpected value
+    "return_unexpected_index_query": False,
+    "include_unexpected_rows": False,
+}
+
+
+def validate_responses(
+    frame: pl.DataFrame,
+    *,
+    scale: int,
+    known_layanan_codes: Collection[str],
+    survey_year: int,
+    chunk_rows: int = 200_000,
+    data_docs_dir: Path | None = None,
+    batch_name: str = "batch",
+    suite_path: Path = DEFAULT_SUITE_PATH,
+) -> ValidationOutcome:
+    """Validate a normalised response frame (plus `response_key`) against the suite.
+
+    Takes the frame of docs/ARCHITECTURE.md with a `response_key` column, the answer
+    scale, the layanan catalogue codes and the file's survey year (the suite parameters).
+    Returns one failure row per failing row and expectation, with the reason from the
+    expectation's `meta`. With `data_docs_dir`, also writes a GX Data Docs site there,
+    holding one validation result per `batch_name` (a later run of the same name replaces
+    it), and returns its index.html.
+
+    Raises `ValidationError` when the frame lacks required columns or GX cannot run; the
+    message is meant for `ops.rejected_files`.
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    suite = load_suite(suite_path)
+    _check_required_columns(frame, suite)
+    # Naive local time like `submitted_at`; the extra day also absorbs time-zone offsets.
+    now = datetime.now()
+    expectation_parameters = {
+        "scale": scale,
+        "known_layanan_codes": sorted(set(known_layanan_codes)),
+        "survey_years": [survey_year],
+        "submitted_at_max": now + timedelta(days=1),
+    }
+    reason_parameters = {"scale": scale, "survey_year": survey_year}
+    prepared = mark_repeated_keys(frame)
+
+    session = _GxSession(suite, data_docs_dir=data_docs_dir)
+    tallies: dict[Rule, _Tally] = {}
+    first_meta: dict[str, Any] | None = None
+    table_result: Any = None
+    for offset in range(0, max(prepared.height, 1), chunk_rows):
+        chunk = _to_pandas(prepared.slice(offset, chunk_rows), offset)
+        result = session.validate(chunk, expectation_parameters)
+        del chunk
+        if first_meta is None:
+            first_meta = dict(result.meta)
+        for expectation_result in result.results:
+            config = expectation_result.expectation_config
+            rule = suite.rule_for(config.type, config.kwargs.get("column"))
+            _raise_if_gx_failed(rule, expectation_result.exception_info)
+            if rule.column is None:
+                table_result = expectation_result
+                continue
+            tally = tallies.setdefault(rule, _Tally(config=config))
+            tally.add(expectation_result.success, expectation_result.result)
+
+    failures = _failures(prepared, tallies, reason_parameters)
+    success = all(t.success for t in tallies.values()) and (
+        table_result is None or bool(table_result.success)
+    )
+    data_docs_index = None
+    if data_docs_dir is not None:
+        data_docs_index = session.write_data_docs(
+            batch_name=batch_name,
+            success=success,
+            tallies=tallies,
+            table_result=table_result,
+            failures=failures,
+            meta=first_meta or {},
+            parameters={
+                "scale": scale,
+                "survey_year": survey_year,
+                "known_layanan_codes": len(expectation_parameters["known_layanan_codes"]),
+                "submitted_at_max": expectation_parameters["submitted_at_max"].isoformat(),
+                "rows": prepared.height,
+                "chunk_rows": chunk_rows,
+            },
+        )
+    return ValidationOutcome(
+        failures=failures.drop("rule_position"),
+        expectations_evaluated=len(suite.rules),
+        success=success,
+        data_docs_index=data_docs_index,
+    )
+
+
+def mark_repeated_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add `response_key_occurrence`: 1 for a key's first row in frame order, 2, 3 … after."""
+    key = pl.col("response_key")
+    # Numbering within each key is a group-by over millions of keys; repeats are rare, so
+    # the cheaper is_first_distinct() decides whether it is needed at all.
+    has_repeats = not frame.select((key.is_first_distinct() | key.is_null()).all()).item()
+    occurrence = pl.int_range(pl.len()).over(key) + 1 if has_repeats else pl.lit(1)
+    return frame.with_columns(
+        pl.when(key.is_not_null()).then(occurrence.cast(pl.Int64)).alias(OCCURRENCE_COLUMN),
+    )
+
+
+@dataclass
+class _Tally:
+    """One expectation's counts summed over chunks, for the Data Docs result."""
+
+    config: Any  # GX ExpectationConfiguration with the parameters filled in
+    success: bool = True
+    element_count: int = 0
+    missing_count: int = 0
+    unexpected_count: int = 0
+    positions: list[pl.Series] = field(default_factory=list)  # frame positions per chunk
+
+    def add(self, success: bool, result: dict[str, Any]) -> None:
+        self.success = self.success and bool(success)
+        self.element_count += int(result.get("element_count") or 0)
+        self.missing_count += int(result.get("missing_count") or 0)
+        self.unexpected_count += int(result.get("unexpected_count") or 0)
+        positions = result.get("unexpected_index_list") or []
+        if positions:
+            self.positions.append(pl.Series("position", positions, dtype=pl.Int64))
+
+
+def _check_required_columns(frame: pl.DataFrame, suite: SuiteFile) -> None:
+    missing = [c for c in suite.required_columns if c not in frame.columns]
+    if missing:
+        raise ValidationError(
+            "kolom bentuk normal tidak lengkap / normalised frame is missing columns "
+            f"{', '.join(missing)}: laporkan ke tim data, pembaca berkas harus menghasilkan "
+            "semua kolom / report to the data team, the file reader must produce every column"
+        )
+    if OCCURRENCE_COLUMN in frame.columns:
+        raise ValidationError(
+            f"kolom {OCCURRENCE_COLUMN} dibuat oleh validasi dan tidak boleh sudah ada / "
+            f"column {OCCURRENCE_COLUMN} is made by validation and must not be given: "
+            "laporkan ke tim data / report to the data team"
+        )
+
+
+def _to_pandas(chunk: pl.DataFrame, offset: int) -> pd.DataFrame:
+    """Convert one chunk to pandas, indexed by position in the whole frame."""
+    import pandas as pd
+
+    # GX's vectorised between() only takes int64/float64 and datetime64[ns] columns; others
+    # (Int16 scores, pandas 3's datetime64[us]) fall back to a Python loop per value.
+    casts = []
+    for name, dtype in chunk.schema.items():
+        if dtype.is_integer():
+            casts.append(pl.col(name).cast(pl.Float64))
+        elif isinstance(dtype, pl.Datetime):
+            clipped = pl.col(name).dt.replace_time_zone(None).clip(_NS_MIN, _NS_MAX)
+            casts.append(clipped.cast(pl.Datetime("ns")))
+    converted = chunk.with_columns(casts).to_pandas()
+    converted.index = pd.RangeIndex(offset, offset + chunk.height)
+    return converted
+
+
+def _raise_if_gx_failed(rule: Rule, exception_info: dict[str, Any] | None) -> None:
+    for info in _exception_infos(exception_info):
+        if info.get("raised_exception"):
+            raise ValidationError(
+                "validasi gagal dijalankan / validation could not run: "
+                f"{rule.type} ({rule.column}): {info.get('exception_message')}; "
+                "laporkan ke tim data / report this to the data team"
+            )
+
+
+def _exception_infos(exception_info: dict[str, Any] | None) -> Iterable[dict[str, Any]]:
+    # GX gives either one info dict or a dict of them keyed by metric.
+    if not exception_info:
+        return ()
+    if "raised_exception" in exception_info:
+        return (exception_info,)
+    return tuple(v for v in exception_info.values() if isinstance(v, dict))
+
+
+def _failures(
+    prepared: pl.DataFrame, tallies: dict[Rule, _Tally], reason_parameters: dict[str, Any]
+) -> pl.DataFrame:
+    """Look failing positions up in the frame: one row per failing row and expectation."""
+    parts = []
+    for rule, tally in tallies.items():
+        if not tally.positions:
+            continue
+        positions = pl.concat(tally.positions)
+        value_column = rule.value_column or rule.column
+        parts.append(
+            prepared.select(
+                pl.col("source_row").gather(positions).cast(pl.Int64),
+                pl.lit(rule.report_column or rule.column, dtype=pl.Utf8).alias("column"),
+                pl.col(value_column).gather(positions).cast(pl.Utf8).alias("value"),
+                pl.lit(rule.reason_for(reason_parameters), dtype=pl.Utf8).alias("reason"),
+                positions.alias("position"),
+                pl.lit(rule.position, dtype=pl.Int32).alias("rule_position"),
+            )
+        )
+    if not parts:
+        return pl.DataFrame(schema={**FAILURE_SCHEMA, "rule_position": pl.Int32})
+    return (
+        pl.concat(parts).sort("position", "rule_position").select(*FAILURE_SCHEMA, "rule_position")
+    )
+
+
+class _GxSession:
+    """An ephemeral GX context with the suite and a pandas batch definition, built once.
+
+    With a Data Docs folder, the context's validation results store is a folder inside
+    it holding one merged result per batch name, so the site lists every batch written
+    there, not only this call's.
+    """
+
+    def __init__(self, suite: SuiteFile, *, data_docs_dir: Path | None) -> None:
+        self.suite_file = suite
+        self.site_dir = Path(data_docs_dir).resolve() if data_docs_dir is not None else None
+        try:
+            self._build()
+        except ValidationError:
+            raise
+        except Exception as error:  # a GX failure must not crash the run: reject the file
+            raise _could_not_run(error) from error
+
+    def _build(self) -> None:
+        import great_expectations as gx
+        from great_expectations.core import ExpectationSuite
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
+
+        config = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+        )
+        if self.site_dir is not None:
+            config.stores[config.validation_results_store_name] = {
+                "class_name": "ValidationResultsStore",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(self.site_dir / RESULTS_STORE_DIR),
+                },
+            }
+            config.data_docs_sites = {
+                DATA_DOCS_SITE: {
+                    "class_name": "SiteBuilder",
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                    "store_backend": {
+                        "class_name": "TupleFilesystemStoreBackend",
+                        "base_directory": str(self.site_dir),
+                    },
+                }
+            }
+        self.context = gx.get_context(mode="ephemeral", project_config=config)
+        asset = self.context.data_sources.add_pandas("skm_etl").add_dataframe_asset("responses")
+        self.batch_definition = asset.add_batch_definition_whole_dataframe("chunk")
+        document = self.suite_file.document
+        suite = ExpectationSuite(
+            name=document["name"],
+            expectations=document["expectations"],
+            meta=document.get("meta"),
+            notes=document.get("notes"),
+        )
+        # GX logs and drops an expectation it cannot build instead of raising.
+        if len(suite.expectations) != len(document["expectations"]):
+            raise ValidationError(
+                f"berkas aturan validasi {self.suite_file.path} memuat aturan yang tidak "
+                f"dikenal GX / suite {self.suite_file.path} has expectations GX cannot "
+                "build: perbaiki berkas aturan / fix the suite file"
+            )
+        self.suite = self.context.suites.add(suite)
+
+    def validate(self, chunk: pd.DataFrame, expectation_parameters: dict[str, Any]) -> Any:
+        from great_expectations.validator.v1_validator import Validator
+
+        # The validator ValidationDefinition.run uses, without its per-run result storing.
+        # Batch.validate() would build the batch a second time, and GX fingerprints every
+        # batch by hashing the whole DataFrame (a quarter of a 200k-row chunk's time).
+        try:
+            validator = Validator(
+                batch_definition=self.batch_definition,
+                batch_parameters={"dataframe": chunk},
+                result_format=_RESULT_FORMAT,
+            )
+            return validator.validate_expectation_suite(self.suite, expectation_parameters)
+        except Exception as error:  # a GX failure must not crash the run: reject the file
+            raise _could_not_run(error) from error
+
+    def write_data_docs(
+        self,
+        *,
+        batch_name: str,
+        success: bool,
+        tallies: dict[Rule, _Tally],
+        table_result: Any,
+        failures: pl.DataFrame,
+        meta: dict[str, Any],
+        parameters: dict[str, Any],
+    ) -> Path:
+        """Store this batch's merged result (replacing any earlier one) and build the site."""
+        try:
+            return self._write_data_docs(
+                batch_name, success, tallies, table_result, failures, meta, parameters
+            )
+        except Exception as error:  # a GX failure must not crash the run: reject the file
+            raise _could_not_run(error) from error
+
+    def _write_data_docs(
+        self,
+        batch_name: str,
+        success: bool,
+        tallies: dict[Rule, _Tally],
+        table_result: Any,
+        failures: pl.DataFrame,
+        meta: dict[str, Any],
+        parameters: dict[str, Any],
+    ) -> Path:
+        from great_expectations.core import (
+            ExpectationSuiteValidationResult,
+            ExpectationValidationResult,
+        )
+        from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        assert self.site_dir is not None
+        store = self.context.validation_results_store
+        batch_identifier = _batch_identifier(batch_name)
+        for key in store.list_keys():
+            if key.batch_identifier == batch_identifier:
+                store.remove_key(key)
+
+        results = [table_result] if table_result is not None else []
+        for rule, tally in sorted(tallies.items(), key=lambda item: item[0].position):
+            shown = failures.filter(pl.col("rule_position") == rule.position).head(PARTIAL_ROWS)
+            results.append(
+                ExpectationValidationResult(
+                    success=tally.success,
+                    expectation_config=tally.config,
+                    result=_merged_result(rule, tally, shown),
+                    exception_info={
+                        "raised_exception": False,
+                        "exception_traceback": None,
+                        "exception_message": None,
+                    },
+                )
+            )
+        run_id = RunIdentifier(run_name=batch_identifier, run_time=datetime.now(UTC))
+        evaluated = len(results)
+        successful = sum(1 for r in results if r.success)
+        merged = ExpectationSuiteValidationResult(
+            success=success,
+            results=results,
+            suite_name=self.suite.name,
+            statistics={
+                "evaluated_expectations": evaluated,
+                "successful_expectations": successful,
+                "unsuccessful_expectations": evaluated - successful,
+                "success_percent": successful / evaluated * 100 if evaluated else None,
+            },
+            meta={
+                **meta,
+                "run_id": run_id,
+                "validation_time": run_id.run_time,
+                "batch_name": batch_name,
+                "skm_etl_parameters": parameters,
+            },
+        )
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=self.suite.name),
+            run_id=run_id,
+            batch_identifier=batch_identifier,
+        )
+        store.set(key, merged)
+        self.context.build_data_docs(site_names=[DATA_DOCS_SITE])
+        return self.site_dir / "index.html"
+
+
+def _merged_result(rule: Rule, tally: _Tally, shown: pl.DataFrame) -> dict[str, Any]:
+    """Build a GX result dict for Data Docs: totals of all chunks, the first failing rows."""
+    nonmissing = tally.element_count - tally.missing_count
+    values = shown["value"].to_list()
+    # Data Docs draw the "value, count, source_row" table from these three keys.
+    shown_rows = [
+        {rule.value_column or rule.column: value, "source_row": source_row}
+        for value, source_row in zip(values, shown["source_row"].to_list(), strict=True)
+    ]
+    counts = Counter(values).most_common()
+    return {
+        "element_count": tally.element_count,
+        "missing_count": tally.missing_count,
+        "missing_percent": _percent(tally.missing_count, tally.element_count),
+        "unexpected_count": tally.unexpected_count,
+        "unexpected_percent": _percent(tally.unexpected_count, nonmissing),
+        "unexpected_percent_total": _percent(tally.unexpected_count, tally.element_count),
+        "unexpected_percent_nonmissing": _percent(tally.unexpected_count, nonmissing),
+        "partial_unexpected_list": values,
+        "partial_unexpected_counts": [{"value": v, "count": c} for v, c in counts],
+        "partial_unexpected_index_list": shown_rows,
+        "unexpected_index_list": shown_rows,
+        "unexpected_index_column_names": ["source_row"],
+    }
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return part / whole * 100 if whole else None
+
+
+def _batch_identifier(batch_name: str) -> str:
+    """Make a batch name safe as a file name in the results store and the site."""
+    return re.sub(r"[^0-9A-Za-z._-]+", "_", batch_name).strip("._") or "batch"
+
+
+def _could_not_run(error: Exception) -> ValidationError:
+    return ValidationError(
+        f"validasi gagal dijalankan / validation could not run: {type(error).__name__}: "
+        f"{error}; laporkan ke tim data / report this to the data team"
+    )
