@@ -18,10 +18,11 @@ import polars as pl
 from skm_etl.load import warehouse
 from skm_etl.load.reference_tables import write_reference_tables
 from skm_etl.load.units import Unit, UnitError, UnitResolver, read_registry
-from skm_etl.reference.catalog import load_reference
+from skm_etl.reference.catalog import ReferenceDataError, load_reference
 from skm_etl.reference.model import Reference
 from skm_etl.settings import ConfigError, Settings, SourceConfig
 from skm_etl.sources import ReadResult, SourceFileError, read_google_forms, read_sapaapip
+from skm_etl.validate import ValidationError, validate_responses
 
 log = logging.getLogger("skm_etl")
 
@@ -73,7 +74,10 @@ def prepare(settings: Settings) -> Prepared:
     Raises ConfigError: a wrong questionnaire or registry fails the run before anything
     is read, since every number would be wrong with it.
     """
-    reference = load_reference(settings.questionnaire, settings.layanan)
+    try:
+        reference = load_reference(settings.questionnaire, settings.layanan)
+    except ReferenceDataError as exc:
+        raise ConfigError(str(exc)) from exc
     if reference.questionnaire.scale != settings.scale:
         raise ConfigError(
             f"method.scale is {settings.scale} but the questionnaire "
@@ -186,8 +190,6 @@ def _process(
         source_kind=source.kind,
         unit_code=unit.code,
     )
-    from skm_etl.validate import ValidationError
-
     try:
         failures = _validate(settings, prepared, responses, result.survey_year, name)
     except ValidationError as exc:
@@ -226,8 +228,6 @@ def _read(source: SourceFile, reference: Reference) -> ReadResult:
 def _validate(
     settings: Settings, prepared: Prepared, responses: pl.DataFrame, year: int, name: str
 ) -> pl.DataFrame:
-    from skm_etl.validate import validate_responses
-
     outcome = validate_responses(
         responses,
         scale=settings.scale,

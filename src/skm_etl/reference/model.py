@@ -37,17 +37,17 @@ def text_key_expr(expr: pl.Expr) -> pl.Expr:
 
 
 def compact_key_expr(expr: pl.Expr) -> pl.Expr:
-    """Key without any separator, so "C.D.O.B" and "CDOB" compare equal."""
+    """Drop every separator from the key, so "C.D.O.B" and "CDOB" compare equal."""
     return text_key_expr(expr).str.replace_all(" ", "", literal=True)
 
 
 def text_key(text: str) -> str:
-    """Python twin of `text_key_expr` (the same engine, so both always agree)."""
+    """Compute `text_key_expr` for one string (the same engine, so both always agree)."""
     return pl.select(text_key_expr(pl.lit(text, dtype=pl.Utf8))).item() or ""
 
 
 def compact_key(text: str) -> str:
-    """Python twin of `compact_key_expr`."""
+    """Compute `compact_key_expr` for one string."""
     return pl.select(compact_key_expr(pl.lit(text, dtype=pl.Utf8))).item() or ""
 
 
@@ -65,7 +65,8 @@ class Item:
 
     def label_scores(self) -> dict[str, int]:
         """Map each label's text key to its score (1-based)."""
-        return {text_key(label): score for score, label in enumerate(self.labels, start=1)}
+        keys = pl.select(text_key_expr(pl.lit(pl.Series(self.labels, dtype=pl.Utf8)))).to_series()
+        return {key: score for score, key in enumerate(keys, start=1)}
 
 
 @dataclass(frozen=True)

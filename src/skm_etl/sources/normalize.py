@@ -1,0 +1,412 @@
+"""Turn text cells into the normalised response frame; what both readers share.
+
+Everything here works on whole columns (Polars Series and expressions): a national load
+is millions of rows, so nothing loops over rows in Python. Answer labels, layanan and
+demographics take few distinct values, so their text keys are computed once per distinct
+value and mapped back (`_by_distinct`), which keeps a 200k-row file to about a second.
+
+A parsed field is a `Parsed`: its typed values and, when reading can fail, the raw text
+and a bilingual reason that is non-null on the rows that become issues.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from skm_etl.reference.model import (
+    Item,
+    Reference,
+    compact_key_expr,
+    text_key,
+    text_key_expr,
+)
+from skm_etl.sources.constants import (
+    AGE_PATTERN,
+    DATE_FIRST_FIELDS,
+    DATE_YEAR_FIRST,
+    EXCEL_EPOCH,
+    EXCEL_SERIAL,
+    FAST_DAY_FIRST,
+    FAST_ISO,
+    INTEGER_PATTERN,
+    REASON_AGE,
+    REASON_BLANK_SCORE,
+    REASON_EXTRA_FIELDS,
+    REASON_NOT_INTEGER,
+    REASON_OUT_OF_RANGE,
+    REASON_PERCENT,
+    REASON_TIME,
+    REASON_UNKNOWN_LABEL,
+    WARNING_EXAMPLES,
+)
+from skm_etl.sources.result import ISSUE_SCHEMA, RESPONSE_SCHEMA
+from skm_etl.sources.tabular import ROW
+
+_UTF8_NULL = pl.lit(None, dtype=pl.Utf8)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One normalised column: its values and, when reading can fail, raw text and reasons."""
+
+    value: pl.Series
+    raw: pl.Series | None = None
+    reason: pl.Series | None = None
+
+
+def header_key(title: str | None) -> str:
+    """Return the text key of a header cell ("" for a blank cell)."""
+    return text_key(title) if title else ""
+
+
+def starts_with_phrase(key: str, phrases: tuple[str, ...]) -> bool:
+    """Tell whether a key equals a phrase or starts with it followed by a space."""
+    return any(key == p or key.startswith(p + " ") for p in phrases)
+
+
+def contains_phrase(key: str, phrases: tuple[str, ...]) -> bool:
+    """Tell whether any phrase occurs in the key starting at a word boundary."""
+    padded = " " + key
+    return any(" " + p in padded for p in phrases)
+
+
+def by_distinct(
+    values: pl.Series, expression: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType
+) -> pl.Series:
+    """Apply an expression once per distinct non-null value and map the results back."""
+    distinct = values.drop_nulls().unique()
+    table = pl.DataFrame({"raw": distinct}).with_columns(
+        expression(pl.col("raw")).cast(dtype).alias("out")
+    )
+    return values.replace_strict(
+        table["raw"], table["out"], default=None, return_dtype=dtype
+    ).rename(values.name)
+
+
+def _evaluate(columns: dict[str, pl.Series], expression: pl.Expr) -> pl.Series:
+    """Evaluate an expression over equally long Series named by `columns`."""
+    return pl.DataFrame(columns).select(expression).to_series()
+
+
+def saran(raw: pl.Series) -> Parsed:
+    """Read a suggestion; null when blank or only punctuation such as "-"."""
+    return Parsed(
+        value=_evaluate(
+            {"raw": raw},
+            pl.when(pl.col("raw").str.contains(r"[\p{L}\p{N}]")).then(pl.col("raw")),
+        ).rename(raw.name)
+    )
+
+
+def score_from_number(raw: pl.Series, scale: int, *, blank_is_issue: bool) -> Parsed:
+    """Read a score written as a number: a whole number 1..scale, else an issue."""
+
+    def number(expr: pl.Expr) -> pl.Expr:
+        return expr.str.extract(INTEGER_PATTERN, 1).cast(pl.Int64, strict=False)
+
+    value = by_distinct(
+        raw, lambda e: pl.when(number(e).is_between(1, scale)).then(number(e)), pl.Int16()
+    )
+    problem = by_distinct(
+        raw,
+        lambda e: (
+            pl.when(number(e).is_null())
+            .then(pl.lit(REASON_NOT_INTEGER.format(low=1, high=scale)))
+            .when(~number(e).is_between(1, scale))
+            .then(pl.lit(REASON_OUT_OF_RANGE.format(low=1, high=scale)))
+        ),
+        pl.Utf8(),
+    )
+    reason = _evaluate(
+        {"raw": raw, "problem": problem},
+        pl.when(pl.col("raw").is_null())
+        .then(pl.lit(REASON_BLANK_SCORE if blank_is_issue else None, dtype=pl.Utf8))
+        .otherwise(pl.col("problem")),
+    )
+    return Parsed(value=value, raw=raw, reason=reason)
+
+
+def score_from_label(raw: pl.Series, item: Item, *, blank_is_issue: bool) -> Parsed:
+    """Read a score written as the item's answer label, ignoring case and spaces."""
+    scores = item.label_scores()
+    value = by_distinct(
+        raw,
+        lambda e: text_key_expr(e).replace_strict(scores, default=None, return_dtype=pl.Int16),
+        pl.Int16(),
+    )
+    reason = _evaluate(
+        {"raw": raw, "value": value},
+        pl.when(pl.col("raw").is_null())
+        .then(pl.lit(REASON_BLANK_SCORE if blank_is_issue else None, dtype=pl.Utf8))
+        .when(pl.col("value").is_null())
+        .then(pl.lit(REASON_UNKNOWN_LABEL.format(labels=", ".join(item.labels))))
+        .otherwise(_UTF8_NULL),
+    )
+    return Parsed(value=value, raw=raw, reason=reason)
+
+
+def _reason_when_unread(raw: pl.Series, value: pl.Series, reason: str) -> pl.Series:
+    """Give the reason on rows where a non-blank raw value gave no value."""
+    return _evaluate(
+        {"raw": raw, "value": value},
+        pl.when(pl.col("raw").is_not_null() & pl.col("value").is_null()).then(pl.lit(reason)),
+    )
+
+
+def age(raw: pl.Series) -> Parsed:
+    """Read age in years ("25", "25.0", "25 tahun"); validation judges plausibility."""
+    value = by_distinct(
+        raw,
+        lambda e: e.str.to_lowercase().str.extract(AGE_PATTERN, 1).cast(pl.Int32, strict=False),
+        pl.Int32(),
+    )
+    return Parsed(value=value, raw=raw, reason=_reason_when_unread(raw, value, REASON_AGE))
+
+
+def percent(raw: pl.Series) -> Parsed:
+    """Read a percentage ("100", "90,5", "100%")."""
+    value = by_distinct(
+        raw,
+        lambda e: (
+            e.str.replace(r"\s*%$", "")
+            .str.replace(",", ".", literal=True)
+            .cast(pl.Float64, strict=False)
+        ),
+        pl.Float64(),
+    )
+    return Parsed(value=value, raw=raw, reason=_reason_when_unread(raw, value, REASON_PERCENT))
+
+
+def submitted_at(raw: pl.Series, *, day_first: bool = True, excel_serial: bool = False) -> Parsed:
+    """Read submission times in the formats exports use, as Datetime(us) to the second.
+
+    Accepts dd/mm/yyyy (mm/dd/yyyy when `day_first` is False) with `/`, `-` or `.`, an
+    optional HH:MM[:SS] with AM/PM, ISO and other year-first forms, a trailing zone (kept
+    as local wall time), and with `excel_serial` Excel's day numbers. The common exact
+    formats take a fast path; only the rest go through the general pattern. Times are
+    rounded to the second because Excel stores them as fractions of a day, so an xlsx and
+    its CSV twin agree.
+    """
+    fast_format = "%d/%m/%Y %H:%M:%S" if day_first else "%m/%d/%Y %H:%M:%S"
+    value = _evaluate(
+        {"raw": raw},
+        pl.coalesce(
+            pl.when(pl.col("raw").str.contains(FAST_DAY_FIRST)).then(
+                pl.col("raw").str.strptime(pl.Datetime("us"), fast_format, strict=False)
+            ),
+            pl.when(pl.col("raw").str.contains(FAST_ISO)).then(
+                pl.col("raw").str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+            ),
+        ),
+    )
+    slow = value.is_null() & raw.is_not_null()
+    if slow.any():
+        indices = slow.arg_true()
+        general = _evaluate(
+            {"raw": raw.gather(indices)},
+            _general_time(pl.col("raw"), day_first=day_first, excel_serial=excel_serial),
+        )
+        value = value.scatter(indices, general)
+    value = value.dt.round("1s").rename(raw.name)
+    return Parsed(value=value, raw=raw, reason=_reason_when_unread(raw, value, REASON_TIME))
+
+
+def _general_time(raw: pl.Expr, *, day_first: bool, excel_serial: bool) -> pl.Expr:
+    """Parse every accepted time form (slower; used for what the fast path leaves)."""
+    fields = raw.str.extract_groups(DATE_FIRST_FIELDS)
+    first, second = fields.struct.field("first"), fields.struct.field("second_field")
+    year = fields.struct.field("year")
+    year = pl.when(year.str.len_chars() == 2).then(pl.lit("20") + year).otherwise(year)
+    year_first = raw.str.extract_groups(DATE_YEAR_FIRST)
+    candidates = [
+        _compose(year, second if day_first else first, first if day_first else second, fields),
+        _compose(
+            year_first.struct.field("year"),
+            year_first.struct.field("month"),
+            year_first.struct.field("day"),
+            year_first,
+        ),
+    ]
+    if excel_serial:
+        days = pl.when(raw.str.contains(EXCEL_SERIAL)).then(raw.cast(pl.Float64, strict=False))
+        micros = (days * 86_400_000_000).round(0).cast(pl.Int64)
+        candidates.append(pl.lit(dt.datetime(*EXCEL_EPOCH)) + pl.duration(microseconds=micros))
+    return pl.coalesce(candidates).cast(pl.Datetime("us"))
+
+
+def _compose(year: pl.Expr, month: pl.Expr, day: pl.Expr, fields: pl.Expr) -> pl.Expr:
+    """Build a datetime from text parts; impossible dates (31/02) or hours (25:00) give null."""
+    hour = fields.struct.field("hour").cast(pl.Int32, strict=False).fill_null(0)
+    meridiem = fields.struct.field("ampm").str.to_lowercase()
+    hour = (
+        pl.when(meridiem.str.starts_with("p") & (hour < 12))
+        .then(hour + 12)
+        .when(meridiem.str.starts_with("a") & (hour == 12))
+        .then(0)
+        .otherwise(hour)
+    )
+    stamp = pl.format(
+        "{}-{}-{} {}:{}:{}",
+        year,
+        month.str.zfill(2),
+        day.str.zfill(2),
+        hour.cast(pl.Utf8).str.zfill(2),
+        fields.struct.field("minute").fill_null("00"),
+        fields.struct.field("second").fill_null("00"),
+    ).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+    fraction = (pl.lit("0.") + fields.struct.field("fraction")).cast(pl.Float64, strict=False)
+    micros = (fraction * 1_000_000).round(0).cast(pl.Int64).fill_null(0)
+    return stamp + pl.duration(microseconds=micros)
+
+
+def day_first_for(values: pl.Series) -> tuple[bool, str | None]:
+    """Decide per file whether n/n/yyyy times are day-first; return it and a warning.
+
+    A first field above 12 proves day-first, a second field above 12 proves month-first
+    (a sheet in US locale). When no value proves either, the order the rows were submitted
+    in decides (a Forms sheet appends responses); failing that, day-first with a warning.
+    """
+    fields = values.str.extract_groups(DATE_FIRST_FIELDS).struct.unnest()
+    first = fields["first"].cast(pl.Int32, strict=False)
+    second = fields["second_field"].cast(pl.Int32, strict=False)
+    first_big, second_big = bool((first > 12).any()), bool((second > 12).any())
+    if first_big and second_big:
+        return True, (
+            "waktu pengisian bercampur format hari/bulan dan bulan/hari; dibaca hari/bulan / "
+            "submission times mix day/month and month/day; read as day/month"
+        )
+    if first_big or second_big:
+        return first_big, None
+    if not bool((first != second).any()):
+        return True, None
+    dmy = submitted_at(values, day_first=True).value.drop_nulls()
+    mdy = submitted_at(values, day_first=False).value.drop_nulls()
+    if dmy.is_sorted() and not mdy.is_sorted():
+        return True, None
+    if mdy.is_sorted() and not dmy.is_sorted():
+        return False, (
+            "waktu pengisian dibaca sebagai bulan/hari/tahun karena hanya urutan itu cocok "
+            "dengan urutan baris / submission times read as month/day/year, the only order "
+            "that matches the order of the rows — periksa lokal Google Sheets / "
+            "check the sheet's locale"
+        )
+    return True, (
+        "waktu pengisian bisa dibaca hari/bulan atau bulan/hari; dibaca hari/bulan / "
+        "submission times could be day/month or month/day; read as day/month — "
+        "atur lokal Google Sheets ke Indonesia / set the sheet's locale to Indonesia"
+    )
+
+
+def demographic(raw: pl.Series, reference: Reference, characteristic: str) -> Parsed:
+    """Map a demographic answer to its category; unknown -> the fallback or null."""
+    variants = reference.demographics.get(characteristic, {})
+    fallback = pl.lit(reference.demographic_fallbacks.get(characteristic), dtype=pl.Utf8)
+
+    def category(expr: pl.Expr) -> pl.Expr:
+        key = text_key_expr(expr)
+        mapped = (
+            key.replace_strict(variants, default=fallback, return_dtype=pl.Utf8)
+            if variants
+            else fallback
+        )
+        return pl.when(key != "").then(mapped)
+
+    return Parsed(value=by_distinct(raw, category, pl.Utf8()))
+
+
+def unrecognised_warning(
+    raw: pl.Series, reference: Reference, characteristic: str, title: str
+) -> str | None:
+    """Warn about answers no variant knows; they were left blank (no fallback exists)."""
+    if characteristic in reference.demographic_fallbacks:
+        return None
+    known = list(reference.demographics.get(characteristic, {}))
+    distinct = pl.DataFrame({"raw": raw.drop_nulls().unique(maintain_order=True)})
+    key = text_key_expr(pl.col("raw"))
+    unknown = distinct.filter((key != "") & ~key.is_in(known))["raw"]
+    if unknown.is_empty():
+        return None
+    count = int(raw.is_in(unknown).sum())
+    examples = ", ".join(f"'{v}'" for v in unknown.head(WARNING_EXAMPLES))
+    return (
+        f"{count} jawaban '{title}' tidak dikenal dan dikosongkan ({examples}) / "
+        f"{count} '{title}' answers not recognised, left blank ({examples})"
+    )
+
+
+def layanan(raw: pl.Series, reference: Reference) -> dict[str, Parsed]:
+    """Resolve layanan_raw to layanan_code and layanan_name by catalogue name, alias or code."""
+    keys = reference.layanan_keys()
+    codes = {k: x.code for k, x in keys.items()}
+    names = {k: x.name for k, x in keys.items()}
+
+    def lookup(mapping: dict[str, str]) -> Callable[[pl.Expr], pl.Expr]:
+        return lambda e: compact_key_expr(e).replace_strict(
+            mapping, default=None, return_dtype=pl.Utf8
+        )
+
+    return {
+        "layanan_raw": Parsed(value=raw),
+        "layanan_code": Parsed(value=by_distinct(raw, lookup(codes), pl.Utf8())),
+        "layanan_name": Parsed(value=by_distinct(raw, lookup(names), pl.Utf8())),
+    }
+
+
+def extra_field_issues(data: pl.DataFrame, beyond: list[str]) -> pl.DataFrame:
+    """Flag CSV records holding values in columns past the header's last one."""
+    if not beyond:
+        return pl.DataFrame(schema=ISSUE_SCHEMA)
+    return data.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in beyond)).select(
+        pl.col(ROW).alias("source_row"),
+        pl.lit("(baris / row)").alias("column"),
+        pl.concat_str(beyond, separator=" | ", ignore_nulls=True).alias("value"),
+        pl.lit(REASON_EXTRA_FIELDS).alias("reason"),
+    )
+
+
+def assemble(
+    rows: pl.Series,
+    fields: dict[str, Parsed],
+    *,
+    unit_name: str,
+    survey_year: int,
+    extra_issues: list[pl.DataFrame] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Build the response frame (contract columns, in order) and its issues frame.
+
+    `rows` holds the source_row of each response. Columns with no field are null: an
+    export without questions 12-14 still gives the full frame. Issues name the normalised
+    column, the raw text and the reason, sorted by row.
+    """
+    height = rows.len()
+    columns: dict[str, pl.Series] = {}
+    for name, dtype in RESPONSE_SCHEMA.items():
+        if name == "source_row":
+            series = rows
+        elif name == "unit_name":
+            series = pl.repeat(unit_name, height, dtype=pl.Utf8, eager=True)
+        elif name == "survey_year":
+            series = pl.repeat(survey_year, height, dtype=pl.Int32, eager=True)
+        elif name in fields:
+            series = fields[name].value
+        else:
+            series = pl.repeat(None, height, dtype=dtype, eager=True)
+        columns[name] = series.cast(dtype).rename(name)
+    responses = pl.DataFrame(columns)
+
+    parts = [
+        pl.DataFrame({"source_row": rows, "value": parsed.raw, "reason": parsed.reason})
+        .filter(pl.col("reason").is_not_null())
+        .select("source_row", pl.lit(name).alias("column"), "value", "reason")
+        for name, parsed in fields.items()
+        if parsed.reason is not None and parsed.raw is not None
+    ]
+    parts.extend(extra_issues or [])
+    issues = pl.concat(
+        [part.cast(ISSUE_SCHEMA) for part in parts] or [pl.DataFrame(schema=ISSUE_SCHEMA)]
+    ).sort("source_row", maintain_order=True)
+    return responses, issues

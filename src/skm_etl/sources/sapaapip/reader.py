@@ -1,0 +1,403 @@
+"""Read a sapaapip tabulation (.xlsx, or the same sheet saved as .csv) — SPEC §6.1."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from skm_etl.reference.model import (
+    BLOCK_ANTI_KORUPSI,
+    BLOCK_EXTRA,
+    BLOCK_UNSUR,
+    EDUCATION,
+    OCCUPATION,
+    SEX,
+    Item,
+    Reference,
+    text_key,
+    text_key_expr,
+)
+from skm_etl.sources import normalize as nz
+from skm_etl.sources.constants import BLANK_IS_ISSUE_BLOCKS, INTEGER_PATTERN
+from skm_etl.sources.result import PERSONAL_SCHEMA, ReadResult, file_error
+from skm_etl.sources.sapaapip.constants import (
+    ACTION_REEXPORT,
+    ANTI_KORUPSI_WORDS,
+    COLUMN_PREFIXES,
+    COLUMN_TITLES,
+    COLUMN_VARIANTS,
+    HEADER_MIN_MATCHES,
+    HEADER_SCAN_ROWS,
+    NON_DATA_PREFIXES,
+    REQUIRED_COLUMNS,
+    SKIPPED_ROW_EXAMPLES,
+    UNIT_LABELS,
+    UNSUR_GROUP,
+    YEAR_LABELS,
+)
+from skm_etl.sources.tabular import ROW, Sheet, read_sheets, row_values
+
+DEMOGRAPHIC_COLUMNS = (
+    "respondent_age",
+    "respondent_sex",
+    "respondent_education",
+    "respondent_occupation",
+    "completion_pct",
+)
+
+
+@dataclass
+class Layout:
+    """Where things are: the header's row number and the cell column of each field."""
+
+    header_row: int  # 1-based row of the first header row; question numbers are below it
+    columns: dict[str, str]  # normalised column -> cell column (c0, c1, …)
+    items: dict[str, str]  # item code -> cell column
+    numbers: dict[str, int]  # cell column -> question number printed in the header
+    width: int  # cell columns up to the last header cell
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_sapaapip(path: Path, ref: Reference) -> ReadResult:
+    """Read a sapaapip tabulation into the normalised frames.
+
+    Columns are found by header text, never by position, because units add, drop and
+    reorder optional columns. Unit and year come from the metadata rows above the header.
+    Raises SourceFileError when the file cannot be used at all.
+    """
+    name = path.name
+    sheet, header_index = _locate_header(read_sheets(path), name)
+    layout = _layout(sheet, header_index, ref, name)
+    unit_name, survey_year = _metadata(sheet, name)
+    data, skipped = _split_rows(sheet, layout)
+    if data.is_empty():
+        raise file_error(
+            f"tidak ada baris jawaban di bawah header (baris {layout.header_row}) file {name}",
+            f"no response rows below the header (row {layout.header_row}) of {name}",
+            *ACTION_REEXPORT,
+        )
+
+    fields = _fields(data, layout, ref, excel_serial=sheet.is_excel)
+    extra = (
+        [] if sheet.is_excel else [nz.extra_field_issues(data, sheet.cell_columns[layout.width :])]
+    )
+    responses, issues = nz.assemble(
+        data[ROW], fields, unit_name=unit_name, survey_year=survey_year, extra_issues=extra
+    )
+    warnings = list(layout.warnings)
+    for characteristic, column, title in (
+        (SEX, "respondent_sex", "Jenis Kelamin"),
+        (EDUCATION, "respondent_education", "Pendidikan"),
+    ):
+        message = nz.unrecognised_warning(data[layout.columns[column]], ref, characteristic, title)
+        if message:
+            warnings.append(message)
+    if skipped:
+        rows = ", ".join(str(r) for r in skipped[:SKIPPED_ROW_EXAMPLES])
+        more = " …" if len(skipped) > SKIPPED_ROW_EXAMPLES else ""
+        warnings.append(
+            f"{len(skipped)} baris tanpa jawaban diabaikan (baris {rows}{more}) / "
+            f"{len(skipped)} rows without answers skipped (rows {rows}{more})"
+        )
+    return ReadResult(
+        responses=responses,
+        personal=pl.DataFrame(schema=PERSONAL_SCHEMA),
+        issues=issues,
+        unit_name=unit_name,
+        survey_year=survey_year,
+        rows_read=responses.height,
+        warnings=warnings,
+    )
+
+
+def _locate_header(sheets: list[Sheet], name: str) -> tuple[Sheet, int]:
+    """Find the first sheet and row holding the tabulation header."""
+    known = {v for variants in COLUMN_VARIANTS.values() for v in variants}
+    unsur = re.compile(UNSUR_GROUP)
+    for sheet in sheets:
+        cells = sheet.cell_columns
+        keys = sheet.frame.head(HEADER_SCAN_ROWS).select(
+            text_key_expr(pl.col(c)).alias(c) for c in cells
+        )
+        for index, row in enumerate(keys.iter_rows()):
+            hits = sum(1 for key in row if key and (key in known or unsur.match(key)))
+            if hits >= HEADER_MIN_MATCHES:
+                return sheet, index
+    raise file_error(
+        f"baris header tabulasi (No, Layanan, Usia, Jenis Kelamin, …, U1 … U9) tidak ditemukan "
+        f"di {HEADER_SCAN_ROWS} baris pertama file {name}",
+        f"the tabulation header row (No, Layanan, Usia, Jenis Kelamin, …, U1 … U9) was not "
+        f"found in the first {HEADER_SCAN_ROWS} rows of {name}",
+        *ACTION_REEXPORT,
+    )
+
+
+def _role(key: str) -> str | None:
+    """Name the normalised column a header cell stands for, if any."""
+    for column, variants in COLUMN_VARIANTS.items():
+        if key in variants:
+            return column
+    for column, prefixes in COLUMN_PREFIXES.items():
+        if nz.starts_with_phrase(key, prefixes):
+            return column
+    return None
+
+
+def _layout(sheet: Sheet, index: int, ref: Reference, name: str) -> Layout:
+    """Map header cells to normalised columns and question numbers to items."""
+    header_row = int(sheet.frame[ROW][index])
+    cells = sheet.cell_columns
+    top = row_values(sheet, index)
+    below = row_values(sheet, index + 1) if index + 1 < sheet.frame.height else [None] * len(cells)
+
+    columns: dict[str, str] = {}
+    for cell, title in zip(cells, top, strict=True):
+        column = _role(nz.header_key(title))
+        if column is None:
+            continue
+        if column in columns:
+            raise file_error(
+                f"kolom '{COLUMN_TITLES[column]}' muncul dua kali di baris {header_row} file {name}",
+                f"column '{COLUMN_TITLES[column]}' appears twice in row {header_row} of {name}",
+                "hapus kolom yang ganda lalu unggah lagi",
+                "remove the duplicate column and upload again",
+            )
+        columns[column] = cell
+    missing = [COLUMN_TITLES[c] for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        listed = ", ".join(f"'{m}'" for m in missing)
+        raise file_error(
+            f"kolom {listed} tidak ditemukan di baris {header_row} file {name}",
+            f"column {listed} not found in row {header_row} of {name}",
+            *ACTION_REEXPORT,
+        )
+
+    layout = Layout(header_row=header_row, columns=columns, items={}, numbers={}, width=0)
+    layout.width = 1 + max(
+        (i for i, (t, b) in enumerate(zip(top, below, strict=True)) if t or b), default=0
+    )
+    _map_questions(layout, cells, top, below, ref, name)
+    return layout
+
+
+def _map_questions(
+    layout: Layout,
+    cells: list[str],
+    top: list[str | None],
+    below: list[str | None],
+    ref: Reference,
+    name: str,
+) -> None:
+    """Fill layout.items from the numbers row, each read under its group (U1…, Lainnya, …)."""
+    questionnaire = ref.questionnaire
+    by_number = {
+        (item.block == BLOCK_ANTI_KORUPSI, item.number): item for item in questionnaire.items
+    }
+    numbers_row = layout.header_row + 1
+    group = ""
+    mapped_columns = set(layout.columns.values())
+    for cell, title, number_text in zip(cells, top, below, strict=True):
+        if title:
+            group = nz.header_key(title)
+        number = _whole_number(number_text)
+        if number is None or cell in mapped_columns:
+            continue
+        is_ak = any(word in group for word in ANTI_KORUPSI_WORDS)
+        item = by_number.get((is_ak, number))
+        if item is None:
+            layout.warnings.append(
+                f"kolom nomor {number} di bawah '{group}' (baris {numbers_row}) tidak ada di "
+                f"kuesioner dan diabaikan / column numbered {number} under '{group}' "
+                f"(row {numbers_row}) is not in the questionnaire and was ignored"
+            )
+            continue
+        _check_group(item, group, number, numbers_row, name)
+        if item.code in layout.items:
+            raise file_error(
+                f"pertanyaan {number} ('{group}') muncul dua kali di baris {numbers_row} file {name}",
+                f"question {number} ('{group}') appears twice in row {numbers_row} of {name}",
+                *ACTION_REEXPORT,
+            )
+        layout.items[item.code] = cell
+        layout.numbers[cell] = number
+
+    missing = [i for i in questionnaire.items_in(BLOCK_UNSUR) if i.code not in layout.items]
+    if missing:
+        listed = ", ".join(f"{i.number} ({i.unsur_code})" for i in missing)
+        raise file_error(
+            f"kolom pertanyaan {listed} tidak ditemukan di baris {numbers_row} file {name}",
+            f"question column(s) {listed} not found in row {numbers_row} of {name}",
+            *ACTION_REEXPORT,
+        )
+    for block, title in ((BLOCK_EXTRA, "12–14"), (BLOCK_ANTI_KORUPSI, "Persepsi Anti Korupsi")):
+        items = questionnaire.items_in(block)
+        found = [i for i in items if i.code in layout.items]
+        if found and len(found) < len(items):
+            absent = ", ".join(str(i.number) for i in items if i.code not in layout.items)
+            layout.warnings.append(
+                f"blok {title}: pertanyaan {absent} tidak ada, dibiarkan kosong / "
+                f"block {title}: question(s) {absent} missing, left blank"
+            )
+
+
+def _check_group(item: Item, group: str, number: int, row: int, name: str) -> None:
+    """Reject an unsur question standing under another unsur than the questionnaire's.
+
+    Questions outside the unsur block are taken wherever they stand: a blank group cell
+    above 12-14 makes them look as if they were under U9.
+    """
+    match = re.match(UNSUR_GROUP, group)
+    if match is None or item.block != BLOCK_UNSUR:
+        return
+    if text_key(item.unsur_code or "").replace(" ", "") == group.replace(" ", ""):
+        return
+    raise file_error(
+        f"pertanyaan {number} ada di bawah {group.upper()} di baris {row} file {name}, "
+        f"padahal kuesioner menempatkannya di {item.unsur_code}",
+        f"question {number} stands under {group.upper()} in row {row} of {name}, but the "
+        f"questionnaire puts it in {item.unsur_code}",
+        "pastikan file memakai kuesioner yang dikonfigurasi, atau ekspor ulang dari sapaapip",
+        "check that the file uses the configured questionnaire, or re-export it from sapaapip",
+    )
+
+
+def _whole_number(value: str | None) -> int | None:
+    """Parse a header cell such as "3" or "3.0"; None otherwise."""
+    match = re.match(INTEGER_PATTERN, value or "")
+    return int(match.group(1)) if match else None
+
+
+def _metadata(sheet: Sheet, name: str) -> tuple[str, int]:
+    """Read unit and year from the "Tahun : 2025" / "Unit Kerja : …" rows.
+
+    Every occurrence is read (page breaks repeat them); two different values mean two
+    tabulations pasted into one file, which is rejected rather than guessed.
+    """
+    line = pl.concat_str(sheet.cell_columns, separator=" ", ignore_nulls=True)
+    lines = sheet.frame.select(pl.col(ROW), line.alias("line"))
+    years = _labelled_values(lines, YEAR_LABELS).with_columns(
+        pl.col("value").str.extract(r"\b((?:19|20|21)\d{2})\b", 1).cast(pl.Int32)
+    )
+    if years.is_empty() or years["value"].has_nulls():
+        raise file_error(
+            f"baris 'Tahun : <tahun>' tidak ditemukan atau tidak terbaca di file {name}",
+            f"the 'Tahun : <year>' row is missing or unreadable in {name}",
+            *ACTION_REEXPORT,
+        )
+    units = _labelled_values(lines, UNIT_LABELS)
+    if units.is_empty():
+        raise file_error(
+            f"baris 'Unit Kerja : <nama unit>' tidak ditemukan di file {name}",
+            f"the 'Unit Kerja : <unit name>' row was not found in {name}",
+            *ACTION_REEXPORT,
+        )
+    distinct_years = years["value"].unique(maintain_order=True).to_list()
+    distinct_units = (
+        units.with_columns(text_key_expr(pl.col("value")).alias("key"))
+        .unique("key", maintain_order=True)["value"]
+        .to_list()
+    )
+    if len(distinct_years) > 1 or len(distinct_units) > 1:
+        differing = [*map(str, distinct_years)] if len(distinct_years) > 1 else []
+        differing += distinct_units if len(distinct_units) > 1 else []
+        both = ", ".join(differing)
+        raise file_error(
+            f"file {name} berisi lebih dari satu tabulasi ({both})",
+            f"{name} holds more than one tabulation ({both})",
+            "unggah satu file per unit kerja dan tahun",
+            "upload one file per unit and year",
+        )
+    return distinct_units[0], int(distinct_years[0])
+
+
+def _labelled_values(lines: pl.DataFrame, labels: tuple[str, ...]) -> pl.DataFrame:
+    """Select rows starting with one of the labels, with the non-blank rest as `value`."""
+    ordered = sorted(labels, key=len, reverse=True)
+    alternatives = "|".join(r"\s+".join(map(re.escape, label.split())) for label in ordered)
+    pattern = rf"(?i)^(?:{alternatives})\b\s*:?\s*(.*?)\s*$"
+    return lines.select(pl.col(ROW), pl.col("line").str.extract(pattern, 1).alias("value")).filter(
+        pl.col("value").is_not_null() & (pl.col("value") != "")
+    )
+
+
+def _split_rows(sheet: Sheet, layout: Layout) -> tuple[pl.DataFrame, list[int]]:
+    """Keep response rows; drop blanks, page-break header repeats and metadata silently.
+
+    Return the data rows and the numbers of other rows without answers (titles, totals),
+    which are skipped with a warning.
+    """
+    cells = sheet.cell_columns
+    body = sheet.frame.filter(pl.col(ROW) > layout.header_row + 1)
+    score_cells = list(layout.items.values())
+    answer_cells = score_cells + [layout.columns[c] for c in DEMOGRAPHIC_COLUMNS]
+    layanan_cell = layout.columns["layanan"]
+    prefixes = "|".join(re.escape(p) for p in NON_DATA_PREFIXES)
+    keys = body.select(
+        nz.by_distinct(body[layanan_cell], text_key_expr, pl.Utf8()).alias("__layanan"),
+        nz.by_distinct(body[score_cells[0]], text_key_expr, pl.Utf8()).alias("__first_score"),
+        nz.by_distinct(body.select(pl.coalesce(cells)).to_series(), text_key_expr, pl.Utf8()).alias(
+            "__first_cell"
+        ),
+    )
+    body = pl.concat([body, keys], how="horizontal")
+
+    blank = pl.all_horizontal(pl.col(c).is_null() for c in cells)
+    number_row = pl.all_horizontal(
+        (pl.col(c).str.extract(INTEGER_PATTERN, 1) == str(layout.numbers[c])).fill_null(False)
+        for c in score_cells
+    )
+    header_repeat = (
+        pl.col("__layanan").is_in(list(COLUMN_VARIANTS["layanan"])).fill_null(False)
+        | pl.col("__first_score").str.contains(UNSUR_GROUP).fill_null(False)
+        | (number_row & pl.col(layanan_cell).is_null())
+    )
+    metadata = pl.col("__first_cell").str.contains(rf"^(?:{prefixes})\b").fill_null(False)
+    answered = pl.any_horizontal(pl.col(c).is_not_null() for c in answer_cells)
+    is_footer = pl.lit(False)
+    if "no" in layout.columns:
+        no = pl.col(layout.columns["no"])
+        is_footer = (
+            no.is_not_null()
+            & ~no.str.contains(INTEGER_PATTERN).fill_null(False)
+            & pl.col(layanan_cell).is_null()
+        )
+    silent = blank | header_repeat | metadata
+    keep = ~silent & answered & ~is_footer
+    flagged = body.with_columns(silent.alias("__silent"), keep.alias("__keep"))
+    skipped = flagged.filter(~pl.col("__silent") & ~pl.col("__keep"))[ROW].to_list()
+    data = flagged.filter(pl.col("__keep")).select(ROW, *cells)
+    return data, skipped
+
+
+def _fields(
+    data: pl.DataFrame, layout: Layout, ref: Reference, *, excel_serial: bool
+) -> dict[str, nz.Parsed]:
+    """Parse every located column into its normalised field."""
+    columns = layout.columns
+
+    def cells(column: str) -> pl.Series:
+        return data[columns[column]]
+
+    fields: dict[str, nz.Parsed] = {
+        **nz.layanan(cells("layanan"), ref),
+        "respondent_age": nz.age(cells("respondent_age")),
+        "respondent_sex": nz.demographic(cells("respondent_sex"), ref, SEX),
+        "respondent_education": nz.demographic(cells("respondent_education"), ref, EDUCATION),
+        "respondent_occupation": nz.demographic(cells("respondent_occupation"), ref, OCCUPATION),
+        "completion_pct": nz.percent(cells("completion_pct")),
+        "saran": nz.saran(cells("saran")),
+    }
+    if "submitted_at" in columns:
+        fields["submitted_at"] = nz.submitted_at(
+            cells("submitted_at"), day_first=True, excel_serial=excel_serial
+        )
+    scale = ref.questionnaire.scale
+    for code, cell in layout.items.items():
+        item = ref.questionnaire.item(code)
+        fields[code] = nz.score_from_number(
+            data[cell], scale, blank_is_issue=item.block in BLANK_IS_ISSUE_BLOCKS
+        )
+    return fields

@@ -1,0 +1,189 @@
+"""Read a spreadsheet or CSV file into a frame of text cells, one row per sheet row.
+
+Readers locate their columns by header text, so this layer only guarantees three things:
+every cell is text (stripped, blank -> null), nothing is dropped, and `source_row` is the
+row number a person sees (the Excel row, or the row a spreadsheet shows for a CSV record).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import fastexcel
+import polars as pl
+
+from skm_etl.sources.constants import (
+    CSV_DELIMITERS,
+    EXTRA_COLUMNS,
+    FALLBACK_ENCODINGS,
+    OLE_MAGIC,
+    SNIFF_RECORDS,
+    UTF8_BOM,
+    UTF16_BOMS,
+    ZIP_MAGIC,
+)
+from skm_etl.sources.result import file_error
+
+ROW = "source_row"
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """The text cells of one sheet: `source_row` then c0, c1, … in sheet order."""
+
+    name: str
+    frame: pl.DataFrame
+    is_excel: bool
+
+    @property
+    def cell_columns(self) -> list[str]:
+        """Return the names of the cell columns (everything but source_row)."""
+        return [c for c in self.frame.columns if c != ROW]
+
+
+def read_sheets(path: Path) -> list[Sheet]:
+    """Read every sheet of a workbook, or the one table of a CSV file.
+
+    Raises SourceFileError when the file is missing, empty, binary or not a workbook.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        raise file_error(
+            f"file {path.name} tidak dapat dibuka ({exc.strerror})",
+            f"file {path.name} cannot be opened ({exc.strerror})",
+            "periksa lokasi dan izin file",
+            "check the file's location and permissions",
+        ) from exc
+    if head.startswith(ZIP_MAGIC) or head.startswith(OLE_MAGIC):
+        return _excel_sheets(path)
+    return [Sheet(name="", frame=_csv_frame(path), is_excel=False)]
+
+
+def _excel_sheets(path: Path) -> list[Sheet]:
+    """Load each sheet as text, keeping leading blank rows so row numbers match Excel.
+
+    A sheet that cannot be loaded (a chart sheet, say) is left out; the workbook is
+    rejected only when no sheet loads.
+    """
+    failure: Exception | None = None
+    sheets = []
+    try:
+        reader = fastexcel.read_excel(path)
+        names = reader.sheet_names
+    except Exception as exc:  # calamine raises its own types for every kind of damage
+        names, failure = [], exc
+    for index, name in enumerate(names):
+        try:
+            # skip_rows=0 (not None) stops fastexcel from dropping leading blank rows
+            loaded = reader.load_sheet(index, header_row=None, skip_rows=0, dtypes="string")
+            sheets.append(Sheet(name=name, frame=_tidy(loaded.to_polars()), is_excel=True))
+        except Exception as exc:
+            failure = exc
+    if not sheets:
+        reason = type(failure).__name__ if failure else "tanpa sheet / no sheets"
+        raise file_error(
+            f"file {path.name} tidak dapat dibaca sebagai workbook Excel ({reason})",
+            f"{path.name} cannot be read as an Excel workbook ({reason})",
+            "buka di Excel lalu simpan ulang sebagai .xlsx tanpa kata sandi",
+            "open it in Excel and save it again as .xlsx without a password",
+        ) from failure
+    return sheets
+
+
+def _csv_frame(path: Path) -> pl.DataFrame:
+    """Decode a CSV file of unknown encoding and delimiter into text cells."""
+    text = decode_text(path.read_bytes(), path.name)
+    if not text.strip():
+        raise file_error(
+            f"file {path.name} kosong",
+            f"{path.name} is empty",
+            "ekspor ulang file dari sumbernya",
+            "export the file again from its source",
+        )
+    delimiter, width = sniff_csv(text)
+    frame = pl.read_csv(
+        io.BytesIO(text.encode("utf-8")),
+        has_header=False,
+        separator=delimiter,
+        quote_char='"',
+        schema={f"c{i}": pl.Utf8 for i in range(width + EXTRA_COLUMNS)},
+        missing_columns="insert",
+        truncate_ragged_lines=True,
+        raise_if_empty=False,
+    )
+    return _tidy(frame)
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Decode bytes as UTF-8 (with or without BOM), UTF-16 with BOM, or a Windows code page."""
+    if data.startswith(UTF8_BOM):
+        text = data[len(UTF8_BOM) :].decode("utf-8", errors="replace")
+    elif data[:2] in UTF16_BOMS:
+        text = data.decode("utf-16", errors="replace")
+    else:
+        text = _decode_plain(data)
+    if "\x00" in text:
+        raise file_error(
+            f"file {name} bukan file teks CSV (berisi data biner)",
+            f"{name} is not a CSV text file (it holds binary data)",
+            "simpan tabulasi sebagai .xlsx atau CSV",
+            "save the tabulation as .xlsx or CSV",
+        )
+    return text
+
+
+def _decode_plain(data: bytes) -> str:
+    """Decode bytes without a BOM: UTF-8, then the Windows code pages, then latin-1."""
+    for encoding in ("utf-8", *FALLBACK_ENCODINGS):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")  # maps every byte, so it cannot fail
+
+
+def sniff_csv(text: str) -> tuple[str, int]:
+    """Pick the delimiter that splits the first records widest; return it and that width.
+
+    The widest row, not the first, decides: a sapaapip CSV starts with a one-cell title
+    and short metadata rows before the header.
+    """
+    sample = io.StringIO(text)
+    lines = [line for _, line in zip(range(SNIFF_RECORDS * 2), sample, strict=False)]
+    best, best_width = ",", 1
+    for delimiter in CSV_DELIMITERS:
+        records = csv.reader(lines, delimiter=delimiter, quotechar='"')
+        try:
+            width = max((len(record) for record in records), default=1)
+        except csv.Error:
+            continue
+        if width > best_width:
+            best, best_width = delimiter, width
+    return best, best_width
+
+
+def _tidy(frame: pl.DataFrame) -> pl.DataFrame:
+    """Name cells c0…, strip them, turn blanks into nulls and number the rows from 1."""
+    frame = frame.rename({old: f"c{i}" for i, old in enumerate(frame.columns)})
+    return frame.select(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW),
+        *[
+            _blank_to_null(pl.col(c).cast(pl.Utf8).str.strip_chars()).alias(c)
+            for c in frame.columns
+        ],
+    )
+
+
+def _blank_to_null(expr: pl.Expr) -> pl.Expr:
+    """Turn empty strings into nulls."""
+    return pl.when(expr != "").then(expr)
+
+
+def row_values(sheet: Sheet, index: int) -> list[str | None]:
+    """Return the cells of the row at 0-based `index` as a list."""
+    return list(sheet.frame.row(index)[1:])

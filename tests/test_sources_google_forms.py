@@ -1,0 +1,397 @@
+"""The Google Forms reader (SPEC §6.2) on the example export and messy variants of it."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from fixtures.sources.golden import WHOLE_UNIT, expected_section, index_of, ipak_of
+from skm_etl.reference import load_reference
+from skm_etl.sources import ReadResult, SourceFileError, read_google_forms
+from skm_etl.sources.result import ISSUE_SCHEMA, PERSONAL_SCHEMA, RESPONSE_SCHEMA
+
+CSV = Path(__file__).parent / "fixtures" / "google_forms_example.csv"
+ROWS = list(csv.reader(io.StringIO(CSV.read_text(encoding="utf-8"))))
+UNIT, YEAR = "Balai POM di Kota Contoh", 2025
+SCORE_COLUMNS = [f"q{n}" for n in range(1, 15)] + [f"ak{n}" for n in range(1, 6)]
+# column positions in the example
+TIMESTAMP, NAME, AGE, SEX, PHONE, EDUCATION, OCCUPATION, INSTITUTION, LAYANAN, PERCENT = range(10)
+Q1, Q3, Q12, AK1, SARAN = 10, 12, 21, 24, 29
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return load_reference()
+
+
+@pytest.fixture(scope="module")
+def example(ref) -> ReadResult:
+    return read_google_forms(CSV, ref, unit_name=UNIT, survey_year=YEAR)
+
+
+def rows_with(changes: dict[tuple[int, int], str]) -> list[list[str]]:
+    """The example's records with some cells replaced, keyed by (0-based record, column)."""
+    rows = [list(row) for row in ROWS]
+    for (record, column), value in changes.items():
+        rows[record][column] = value
+    return rows
+
+
+def write_csv(
+    tmp_path: Path,
+    rows: list[list[str]],
+    *,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    name: str = "forms.csv",
+) -> Path:
+    """Write records as a CSV file in the given dialect, quoting where needed."""
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    path = tmp_path / name
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+def read_rows(tmp_path: Path, rows: list[list[str]], ref, **dialect: str) -> ReadResult:
+    """Read records written as a CSV file."""
+    path = write_csv(tmp_path, rows, **dialect)
+    return read_google_forms(path, ref, unit_name=UNIT, survey_year=YEAR)
+
+
+# --- the example export ------------------------------------------------------------------
+
+
+def test_the_example_gives_nine_responses_without_issues(example) -> None:
+    assert (example.rows_read, example.responses.height) == (9, 9)
+    assert example.issues.is_empty()
+    assert example.responses["source_row"].to_list() == list(range(2, 11))
+
+
+def test_unit_and_year_come_from_the_source_configuration(example) -> None:
+    assert (example.unit_name, example.survey_year) == (UNIT, YEAR)
+    assert example.responses["unit_name"].unique().to_list() == [UNIT]
+    assert example.responses["survey_year"].unique().to_list() == [YEAR]
+
+
+def test_the_frames_have_exactly_the_contract_columns_and_dtypes(example) -> None:
+    assert example.responses.schema == pl.Schema(RESPONSE_SCHEMA)
+    assert example.issues.schema == pl.Schema(ISSUE_SCHEMA)
+    assert example.personal.schema == pl.Schema(PERSONAL_SCHEMA)
+
+
+def test_names_and_phone_numbers_travel_only_in_personal(example) -> None:
+    assert example.personal.row(0) == (2, "Responden 1", "081255362865")
+    assert example.personal.height == 9
+    texts = example.responses.select(pl.col(pl.Utf8)).unpivot()["value"].drop_nulls()
+    assert not texts.str.contains(r"Responden|0812").any()
+
+
+def test_the_institution_column_is_not_read_and_not_warned_about(example) -> None:
+    assert example.warnings == []
+
+
+def test_an_unknown_column_is_reported_as_ignored(tmp_path: Path, ref) -> None:
+    rows = [[*row, "Kolom tambahan" if i == 0 else "x"] for i, row in enumerate(ROWS)]
+    result = read_rows(tmp_path, rows, ref)
+    assert result.warnings == ["kolom diabaikan / columns ignored: 'Kolom tambahan'"]
+
+
+@pytest.mark.parametrize(
+    ("source_row", "scores"),
+    [
+        # Cukup Mudah ×2, Cukup Sesuai ×2, Cukup Cepat, Cukup Jelas, Cukup Sesuai, Kurang
+        # Memadai, Cukup Setuju, Cukup Baik, Cukup Lengkap | Cukup Sesuai, Cukup Setuju,
+        # Kurang Sesuai | Sangat Setuju, Sangat Setuju, Setuju, Sangat Setuju, Sangat Setuju
+        (2, [4, 4, 4, 4, 4, 4, 4, 3, 4, 4, 4, 4, 4, 3, 6, 6, 5, 6, 6]),
+        # Sangat Mudah, Sangat Mudah, Sesuai, Sangat Sesuai, Sangat Cepat, Jelas, Sesuai,
+        # Memadai, Sangat Setuju, Sangat Baik, Lengkap | Sesuai, Sangat Setuju, Sangat Sesuai
+        # | Setuju, Sangat Setuju, Setuju, Sangat Setuju, Sangat Setuju
+        (9, [6, 6, 5, 6, 6, 5, 5, 5, 6, 6, 5, 5, 6, 6, 5, 6, 5, 6, 6]),
+    ],
+    ids=["responden-1", "responden-8"],
+)
+def test_scores_are_the_labels_written_in_the_file(
+    example, source_row: int, scores: list[int]
+) -> None:
+    row = example.responses.filter(pl.col("source_row") == source_row)
+    assert row.select(SCORE_COLUMNS).row(0) == tuple(scores)
+
+
+def test_the_first_response_reads_as_written(example) -> None:
+    row = example.responses.row(0, named=True)
+    assert row["submitted_at"] == dt.datetime(2025, 4, 3, 7, 50)
+    assert (row["layanan_code"], row["respondent_age"], row["respondent_sex"]) == (
+        "PENGADUAN",
+        33,
+        "Laki-laki",
+    )
+    assert (row["respondent_education"], row["respondent_occupation"]) == (
+        "S2/Profesi/S3",
+        "Lainnya",
+    )
+    assert (row["completion_pct"], row["saran"]) == (100.0, None)
+
+
+EXPECTED, EXPECTED_IPAK = expected_section("google_forms_example.csv")
+
+
+@pytest.mark.parametrize("scope", list(EXPECTED))
+def test_the_index_per_layanan_reproduces_expected_md(example, ref, scope: str) -> None:
+    responses = example.responses
+    if scope != WHOLE_UNIT:
+        responses = responses.filter(pl.col("layanan_name") == scope)
+    computed = index_of(responses, ref.questionnaire)
+    assert computed == {key: EXPECTED[scope][key] for key in computed}
+
+
+def test_the_anti_corruption_index_reproduces_expected_md(example, ref) -> None:
+    assert ipak_of(example.responses, ref.questionnaire) == EXPECTED_IPAK
+
+
+# --- encodings, delimiters and title spellings ---------------------------------------------
+
+PORTABLE = [
+    [cell.replace("≤ SMA/Sederajat", "SMA") for cell in row]
+    for row in rows_with({(2, SARAN): "Pelayanan café ramah"})
+]
+
+
+@pytest.mark.parametrize(
+    "dialect",
+    [
+        {"delimiter": ";"},
+        {"encoding": "utf-8-sig"},
+        {"encoding": "cp1252"},
+        {"encoding": "utf-16", "delimiter": "\t"},
+    ],
+    ids=["semicolon", "utf8-bom", "cp1252", "utf16-tab"],
+)
+def test_encodings_and_delimiters_give_the_same_responses(tmp_path: Path, ref, dialect) -> None:
+    baseline = read_rows(tmp_path, PORTABLE, ref, name="baseline.csv")
+    variant = read_rows(tmp_path, PORTABLE, ref, **dialect)
+    assert_frame_equal(variant.responses, baseline.responses)
+    assert_frame_equal(variant.personal, baseline.personal)
+    assert variant.responses["saran"][1] == "Pelayanan café ramah"
+
+
+TITLE_VARIANTS = {
+    (0, TIMESTAMP): "Stempel waktu",
+    (0, NAME): "Nama",
+    (0, AGE): "Usia (tahun)",
+    (0, SEX): "JENIS KELAMIN",
+    (0, PHONE): "No. WhatsApp",
+    (0, EDUCATION): "Pendidikan",
+    (0, OCCUPATION): "pekerjaan",
+    (0, LAYANAN): "Jenis Layanan",
+    (0, PERCENT): "Persentase tahapan penyelesaian (%)",
+    (0, Q1): "1) BAGAIMANA penilaian Saudara mengenai kemudahan   PERSYARATAN pelayanan?",
+    (0, AK1): "Pernyataan anti korupsi [Petugas  memberikan layanan tanpa DISKRIMINASI]",
+    (0, SARAN): "Kritik dan saran",
+}
+
+
+def test_title_spellings_are_recognised(tmp_path: Path, ref, example) -> None:
+    result = read_rows(tmp_path, rows_with(TITLE_VARIANTS), ref)
+    assert_frame_equal(result.responses, example.responses)
+    assert_frame_equal(result.personal, example.personal)
+
+
+def test_titles_without_numbers_are_matched_by_their_words(tmp_path: Path, ref, example) -> None:
+    rows = rows_with({})
+    rows[0] = [re.sub(r"^\d+\.\s*", "", title) for title in rows[0]]
+    result = read_rows(tmp_path, rows, ref)
+    assert_frame_equal(result.responses, example.responses)
+
+
+def test_columns_are_found_by_title_not_position(tmp_path: Path, ref, example) -> None:
+    order = [SARAN, *range(SARAN)]
+    rows = [[row[i] for i in order] for row in ROWS]
+    assert_frame_equal(read_rows(tmp_path, rows, ref).responses, example.responses)
+
+
+# --- answers -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("written", ["  sangat   MUDAH ", "Sangat-Mudah", "SANGAT MUDAH"])
+def test_labels_match_ignoring_case_spaces_and_punctuation(
+    tmp_path: Path, ref, written: str
+) -> None:
+    result = read_rows(tmp_path, rows_with({(1, Q1): written}), ref)
+    assert result.responses["q1"][0] == 6
+    assert result.issues.is_empty()
+
+
+def test_an_unknown_label_is_null_and_an_issue_naming_the_allowed_labels(
+    tmp_path: Path, ref
+) -> None:
+    result = read_rows(tmp_path, rows_with({(1, Q3): "Lumayan"}), ref)
+    assert result.responses["q3"][0] is None
+    (issue,) = result.issues.rows(named=True)
+    assert (issue["source_row"], issue["column"], issue["value"]) == (2, "q3", "Lumayan")
+    assert issue["reason"].startswith("jawaban tidak dikenal / unknown answer")
+    assert "Sangat Tidak Sesuai, Tidak Sesuai, Kurang Sesuai" in issue["reason"]
+
+
+def test_a_label_of_another_question_is_not_accepted(tmp_path: Path, ref) -> None:
+    result = read_rows(tmp_path, rows_with({(1, Q1): "Sangat Sesuai"}), ref)
+    assert result.issues.select("column", "value").rows() == [("q1", "Sangat Sesuai")]
+
+
+def test_a_blank_unsur_answer_is_an_issue_but_a_blank_grid_answer_is_not(
+    tmp_path: Path, ref
+) -> None:
+    result = read_rows(tmp_path, rows_with({(1, Q3): "", (1, AK1): ""}), ref)
+    assert result.issues.select("column", "reason").rows() == [
+        ("q3", "jawaban kosong / answer is blank")
+    ]
+    assert result.responses.select("q3", "ak1").row(0) == (None, None)
+
+
+def test_blank_lines_between_responses_are_skipped(tmp_path: Path, ref) -> None:
+    rows = [*ROWS[:4], [], [""] * len(ROWS[0]), *ROWS[4:]]
+    result = read_rows(tmp_path, rows, ref)
+    assert result.rows_read == 9
+    assert result.responses["source_row"].to_list() == [2, 3, 4, 7, 8, 9, 10, 11, 12]
+
+
+# --- timestamps --------------------------------------------------------------------------
+
+
+def us_stamp(text: str) -> str:
+    """Rewrite "dd/mm/yyyy HH:MM:SS" as a US-locale sheet writes it: "m/d/yyyy H:MM:SS"."""
+    stamp = dt.datetime.strptime(text, "%d/%m/%Y %H:%M:%S")
+    return (
+        f"{stamp.month}/{stamp.day}/{stamp.year} {stamp.hour}:{stamp.minute:02}:{stamp.second:02}"
+    )
+
+
+def test_a_us_locale_sheet_is_read_month_first(tmp_path: Path, ref, example) -> None:
+    rows = rows_with({(i, TIMESTAMP): us_stamp(ROWS[i][TIMESTAMP]) for i in range(1, 10)})
+    result = read_rows(tmp_path, rows, ref)
+    assert_frame_equal(result.responses, example.responses)
+    assert not any("hari/bulan" in w for w in result.warnings)
+
+
+def _with_stamps(stamps: list[str]) -> list[list[str]]:
+    return rows_with({(i, TIMESTAMP): s for i, s in enumerate(stamps, start=1)})
+
+
+def test_ambiguous_timestamps_are_read_day_first_with_a_warning(tmp_path: Path, ref) -> None:
+    stamps = ["01/02/2025 10:00:00", "02/01/2025 10:00:00", "01/02/2025 11:00:00"] * 3
+    result = read_rows(tmp_path, _with_stamps(stamps), ref)
+    assert result.responses["submitted_at"][1] == dt.datetime(2025, 1, 2, 10)
+    assert any("could be day/month or month/day; read as day/month" in w for w in result.warnings)
+
+
+def test_the_order_of_the_rows_settles_otherwise_ambiguous_timestamps(tmp_path: Path, ref) -> None:
+    stamps = [f"{month}/{day}/2025 9:00:00" for month, day in [(3, 4), (4, 3), (5, 2)] * 3]
+    stamps = sorted(stamps, key=lambda s: dt.datetime.strptime(s, "%m/%d/%Y %H:%M:%S"))
+    result = read_rows(tmp_path, _with_stamps(stamps), ref)
+    assert result.responses["submitted_at"][0] == dt.datetime(2025, 3, 4, 9)
+    assert any("read as month/day/year" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("2025/04/03 7:50:00 PM GMT+7", dt.datetime(2025, 4, 3, 19, 50)),
+        ("3/4/2025 7:50:00", dt.datetime(2025, 4, 3, 7, 50)),
+        ("2025-04-03 07:50:00", dt.datetime(2025, 4, 3, 7, 50)),
+    ],
+)
+def test_other_timestamp_forms_are_read(
+    tmp_path: Path, ref, written: str, expected: dt.datetime
+) -> None:
+    result = read_rows(tmp_path, rows_with({(1, TIMESTAMP): written}), ref)
+    assert result.responses["submitted_at"][0] == expected
+    assert result.issues.is_empty()
+
+
+def test_an_unreadable_timestamp_is_an_issue(tmp_path: Path, ref) -> None:
+    result = read_rows(tmp_path, rows_with({(1, TIMESTAMP): "tadi pagi"}), ref)
+    assert result.issues.select("source_row", "column", "value").rows() == [
+        (2, "submitted_at", "tadi pagi")
+    ]
+
+
+# --- files that cannot be used --------------------------------------------------------------
+
+
+def without(*columns: int) -> Callable[[list[list[str]]], list[list[str]]]:
+    """Drop columns from every record."""
+    return lambda rows: [[c for i, c in enumerate(row) if i not in columns] for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("transform", "parts"),
+    [
+        (
+            without(Q3),
+            [
+                "column '3. … (U3: waktu pelayanan)' not found in row 1 of forms.csv",
+                "columns found: 'Timestamp'; 'Nama Lengkap'",
+                "Google Sheet",
+            ],
+        ),
+        (without(TIMESTAMP), ["column 'Timestamp' not found in row 1"]),
+        (without(LAYANAN), ["column 'Jenis pelayanan yang diterima' not found"]),
+        (
+            lambda rows: [[*row, row[AGE]] for row in rows],
+            ["two columns mean 'Umur' in forms.csv: 'Umur' and 'Umur'"],
+        ),
+        (
+            lambda rows: [[*row, row[Q3]] for row in rows],
+            ["question q3 matches several columns"],
+        ),
+        (lambda rows: rows[:1], ["no response rows below the header (row 1) of forms.csv"]),
+        (lambda rows: [], ["forms.csv is empty"]),
+    ],
+    ids=[
+        "no-question-3",
+        "no-timestamp",
+        "no-layanan",
+        "two-age-columns",
+        "two-question-3-columns",
+        "header-only",
+        "empty",
+    ],
+)
+def test_an_unusable_file_raises_a_bilingual_error(
+    tmp_path: Path, ref, transform: Callable[[list[list[str]]], list[list[str]]], parts: list[str]
+) -> None:
+    with pytest.raises(SourceFileError) as raised:
+        read_rows(tmp_path, transform(ROWS), ref)
+    message = str(raised.value)
+    assert " / " in message and " — " in message
+    for part in parts:
+        assert part in message
+
+
+def test_a_source_without_unit_or_year_is_rejected(ref) -> None:
+    with pytest.raises(SourceFileError, match="no unit and year are configured"):
+        read_google_forms(CSV, ref, unit_name="", survey_year=YEAR)
+
+
+def test_an_xlsx_download_of_the_sheet_is_read_too(tmp_path: Path, ref, example) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in ROWS:
+        values: list[object] = list(row)
+        if row is not ROWS[0]:
+            values[TIMESTAMP] = dt.datetime.strptime(row[TIMESTAMP], "%d/%m/%Y %H:%M:%S")
+        sheet.append([v if v != "" else None for v in values])
+    path = tmp_path / "forms.xlsx"
+    workbook.save(path)
+    result = read_google_forms(path, ref, unit_name=UNIT, survey_year=YEAR)
+    assert_frame_equal(result.responses, example.responses)
+    assert_frame_equal(result.personal, example.personal)
