@@ -1,0 +1,154 @@
+with
+
+responses as (
+
+    select * from {{ ref('stg_raw__responses') }}
+
+),
+
+categories as (
+
+    select * from {{ ref('profile_categories') }}
+
+),
+
+units as (
+
+    select * from {{ ref('int_units_resolved') }}
+
+),
+
+-- every response received counts here, in the window or not (SPEC §4)
+unit_years as (
+
+    select
+        survey_year,
+        unit_code,
+        count(*) as respondents_received
+
+    from responses
+    group by survey_year, unit_code
+
+),
+
+age_groups as (
+
+    select * from {{ ref('age_groups') }}
+
+),
+
+answered as (
+
+    select
+        survey_year,
+        unit_code,
+        'sex' as characteristic,
+        coalesce(respondent_sex, 'Tidak diisi') as category
+    from responses
+
+    union all
+
+    select
+        survey_year,
+        unit_code,
+        'education' as characteristic,
+        coalesce(respondent_education, 'Tidak diisi') as category
+    from responses
+
+    union all
+
+    select
+        survey_year,
+        unit_code,
+        'occupation' as characteristic,
+        coalesce(respondent_occupation, 'Tidak diisi') as category
+    from responses
+
+    union all
+
+    select
+        responses.survey_year,
+        responses.unit_code,
+        'age' as characteristic,
+        coalesce(age_groups.category, 'Tidak diisi') as category
+    from responses
+    left join age_groups
+        on
+            responses.respondent_age between age_groups.age_min and age_groups.age_max
+
+),
+
+tallied as (
+
+    select
+        survey_year,
+        unit_code,
+        characteristic,
+        category,
+        count(*) as respondents
+
+    from answered
+    group by survey_year, unit_code, characteristic, category
+
+),
+
+-- every category appears for every unit-year, 0 where no one answered it
+grid as (
+
+    select
+        unit_years.survey_year,
+        unit_years.unit_code,
+        categories.characteristic,
+        categories.category,
+        categories.category_order
+
+    from unit_years
+    cross join categories
+
+),
+
+-- a label the catalogue does not list still shows, after the listed ones
+all_categories as (
+
+    select
+        coalesce(grid.survey_year, tallied.survey_year) as survey_year,
+        coalesce(grid.unit_code, tallied.unit_code) as unit_code,
+        coalesce(grid.characteristic, tallied.characteristic) as characteristic,
+        coalesce(grid.category, tallied.category) as category,
+        coalesce(grid.category_order, 98) as category_order,
+        coalesce(tallied.respondents, 0) as respondents
+
+    from grid
+    full outer join tallied
+        on
+            grid.survey_year = tallied.survey_year
+            and grid.unit_code = tallied.unit_code
+            and grid.characteristic = tallied.characteristic
+            and grid.category = tallied.category
+
+),
+
+final as (
+
+    select
+        all_categories.survey_year,
+        all_categories.unit_code,
+        units.unit_name,
+        all_categories.characteristic,
+        all_categories.category,
+        all_categories.category_order,
+        all_categories.respondents,
+        unit_years.respondents_received,
+        cast(all_categories.respondents as double) * 100 / unit_years.respondents_received as pct
+
+    from all_categories
+    inner join unit_years
+        on
+            all_categories.survey_year = unit_years.survey_year
+            and all_categories.unit_code = unit_years.unit_code
+    left join units
+        on all_categories.unit_code = units.unit_code
+
+)
+
+select * from final
