@@ -329,9 +329,8 @@ class RunSummary:
         if self.unit_results:
             lines.append("unit results (IKM, mutu):")
             for year, unit, counted, ikm, mutu, kinerja in self.unit_results:
-                lines.append(
-                    f"  {year}  {unit:<40} n={counted:<6} IKM {ikm:6.2f}  {mutu} ({kinerja})"
-                )
+                index = f"IKM {ikm:6.2f}  {mutu} ({kinerja})" if ikm is not None else "no counted response"
+                lines.append(f"  {year}  {unit:<40} n={counted:<6} {index}")
         if self.error:
             lines.append(f"FAILED: {self.error}")
             lines.append(
@@ -356,7 +355,7 @@ def build_marts(settings: Settings) -> None:
         target_path=settings.work_dir / "dbt_target",
     )
     if not result.success:
-        raise BuildError("dbt build failed: " + "; ".join(result.failures or ["see dbt logs"]))
+        raise BuildError(result.summary())
 
 
 class BuildError(Exception):
