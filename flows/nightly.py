@@ -14,7 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed
 
-from skm_etl import pipeline
+from skm_etl import failpoints, pipeline
 from skm_etl.load.warehouse import new_id
 from skm_etl.lock import RunLockedError, run_lock
 from skm_etl.settings import ConfigError, Settings, SourceConfig, load_settings
@@ -71,6 +71,7 @@ def _run(settings: Settings, summary: pipeline.RunSummary, logger: logging.Logge
     pipeline.record_run(settings, summary, status="running")
     try:
         prepared = prepare_task(settings)
+        failpoints.hit(settings.failpoint, "after-prepare")
         fetched: list[pipeline.SourceFile] = []
         for source in settings.sources:
             if source.url is None:
@@ -99,6 +100,7 @@ def _run(settings: Settings, summary: pipeline.RunSummary, logger: logging.Logge
                 outcome.rows_accepted,
                 outcome.rows_rejected,
             )
+        failpoints.hit(settings.failpoint, "after-load")
         build_task(settings)
         pipeline.read_back(settings, summary)
         # Recorded before the swap so the served copy of ops.runs shows this run as it ends.

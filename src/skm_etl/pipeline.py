@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from skm_etl import failpoints
 from skm_etl.load import warehouse
 from skm_etl.load.reference_tables import write_reference_tables
 from skm_etl.load.units import Unit, UnitError, UnitResolver, read_registry
@@ -210,7 +211,14 @@ def _process(
         rows_read=result.rows_read,
         started_at=started,
     )
-    outcome.rows_new = warehouse.load_batch(con, record, accepted, result.personal, rejected)
+    outcome.rows_new = warehouse.load_batch(
+        con,
+        record,
+        accepted,
+        result.personal,
+        rejected,
+        midway=lambda: failpoints.hit(settings.failpoint, "mid-load"),
+    )
     outcome.status = "loaded"
     outcome.rows_accepted = accepted.height
     outcome.rows_rejected = bad_rows.height
@@ -329,7 +337,11 @@ class RunSummary:
         if self.unit_results:
             lines.append("unit results (IKM, mutu):")
             for year, unit, counted, ikm, mutu, kinerja in self.unit_results:
-                index = f"IKM {ikm:6.2f}  {mutu} ({kinerja})" if ikm is not None else "no counted response"
+                index = (
+                    f"IKM {ikm:6.2f}  {mutu} ({kinerja})"
+                    if ikm is not None
+                    else "no counted response"
+                )
                 lines.append(f"  {year}  {unit:<40} n={counted:<6} {index}")
         if self.error:
             lines.append(f"FAILED: {self.error}")
@@ -348,14 +360,18 @@ def build_marts(settings: Settings) -> None:
     """Run dbt build on the store; raise BuildError with dbt's failures when any node fails."""
     from skm_etl.transform.dbt_runner import run_dbt
 
+    timer = failpoints.arm_timer(settings.failpoint, "mid-dbt")
     result = run_dbt(
         settings.store,
         command="build",
         vars={"counting": settings.counting},
         target_path=settings.work_dir / "dbt_target",
     )
+    if timer is not None:
+        timer.cancel()
     if not result.success:
         raise BuildError(result.summary())
+    failpoints.hit(settings.failpoint, "after-dbt")
 
 
 class BuildError(Exception):
@@ -368,9 +384,16 @@ def publish_served(settings: Settings, run_id: str) -> None:
 
     con = warehouse.open_store(settings.store)
     try:
-        publish(con, settings.warehouse, run_id=run_id, parquet_dir=settings.parquet_dir)
+        publish(
+            con,
+            settings.warehouse,
+            run_id=run_id,
+            parquet_dir=settings.parquet_dir,
+            before_swap=lambda: failpoints.hit(settings.failpoint, "mid-publish"),
+        )
     finally:
         con.close()
+    failpoints.hit(settings.failpoint, "after-publish")
 
 
 def read_back(settings: Settings, summary: RunSummary) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from skm_etl import failpoints
+
 COUNTING_RULES = ("all", "target_sample")
 SOURCE_KINDS = ("google_forms", "sapaapip")
 DEFAULT_CRON = "0 2 * * *"
@@ -69,6 +71,7 @@ class Settings:
     parquet_dir: Path | None = None
     schedule: Schedule = Schedule()
     validation_chunk_rows: int = 200_000
+    failpoint: str | None = None  # fault injection for tests (skm_etl/failpoints.py)
 
     @property
     def store(self) -> Path:
@@ -184,6 +187,11 @@ def _build(raw: dict[str, Any], path: Path) -> Settings:
     if not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ConfigError(f"{path.name}: validation.chunk_rows must be a positive whole number")
 
+    failpoint = os.environ.get("SKM_ETL_FAILPOINT") or None
+    if failpoint is not None and failpoint.split(":", 1)[0] not in failpoints.POINTS:
+        raise ConfigError(
+            f"SKM_ETL_FAILPOINT={failpoint!r} is not one of {', '.join(failpoints.POINTS)}"
+        )
     work_dir = (
         _path(base, raw["work_dir"], "work_dir")
         if raw.get("work_dir")
@@ -206,6 +214,7 @@ def _build(raw: dict[str, Any], path: Path) -> Settings:
         parquet_dir=parquet_dir,
         schedule=schedule,
         validation_chunk_rows=chunk_rows,
+        failpoint=failpoint,
     )
 
 

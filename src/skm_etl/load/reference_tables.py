@@ -70,9 +70,8 @@ def write_reference_tables(
             if name in tables:
                 con.register("incoming_ref", tables[name].to_arrow())
                 columns = ", ".join(tables[name].columns)
-                con.execute(
-                    f"insert into ref.{name} ({columns}) select {columns} from incoming_ref"
-                )  # noqa: S608
+                insert = f"insert into ref.{name} ({columns}) select {columns} from incoming_ref"  # noqa: S608
+                con.execute(insert)
                 con.unregister("incoming_ref")
         con.execute("commit")
     except BaseException:

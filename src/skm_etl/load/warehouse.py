@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -146,6 +147,8 @@ def load_batch(
     accepted: pl.DataFrame,
     personal: pl.DataFrame,
     rejected: pl.DataFrame,
+    *,
+    midway: Callable[[], None] | None = None,
 ) -> int:
     """Load one file's accepted rows, personal data and rejections in one transaction.
 
@@ -189,6 +192,8 @@ def load_batch(
             """,  # noqa: S608 - constant column list
             [record.unit_code],
         ).fetchone()[0]
+        if midway is not None:
+            midway()
         con.execute(
             """
             insert into raw.respondent_personal

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def publish(
     *,
     run_id: str,
     parquet_dir: Path | None = None,
+    before_swap: Callable[[], None] | None = None,
 ) -> PublishResult:
     """Copy marts and ops from the open store into a new file and swap it in."""
     served.parent.mkdir(parents=True, exist_ok=True)
@@ -66,12 +68,13 @@ def publish(
         for schema, name in relations:
             target = f"served_new.{schema}.{_quote(name)}"
             store.execute(f"create table {target} as select * from {schema}.{_quote(name)}")  # noqa: S608 - catalog identifiers, quoted
-            result.tables[f"{schema}.{name}"] = store.execute(
-                f"select count(*) from {target}"
-            ).fetchone()[0]  # noqa: S608
+            count = f"select count(*) from {target}"  # noqa: S608
+            result.tables[f"{schema}.{name}"] = store.execute(count).fetchone()[0]
     finally:
         store.execute("detach served_new")
     _fsync(tmp)
+    if before_swap is not None:
+        before_swap()
     os.replace(tmp, served)
     _fsync(served.parent)
     if parquet_dir is not None:
@@ -119,9 +122,8 @@ def export_parquet(
             layout = "partitioned by survey_year"
         else:
             target = staging / f"{name}.parquet"
-            con.execute(
-                f"copy (select * from marts.{_quote(name)}) to '{_sql_string(target)}' (format parquet)"
-            )  # noqa: S608
+            copy = f"copy (select * from marts.{_quote(name)}) to '{_sql_string(target)}' (format parquet)"  # noqa: S608
+            con.execute(copy)
             layout = "single file"
         manifest["tables"][name] = {  # type: ignore[index]
             "rows": rows,
