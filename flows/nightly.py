@@ -28,8 +28,8 @@ def fetch_task(settings: Settings, source: SourceConfig) -> pipeline.FetchOutcom
 
 
 @task(name="prepare", cache_policy=NO_CACHE)
-def prepare_task(settings: Settings) -> pipeline.Prepared:
-    return pipeline.prepare(settings)
+def prepare_task(settings: Settings, run_id: str) -> pipeline.Prepared:
+    return pipeline.prepare(settings, run_id)
 
 
 @task(name="load-file", task_run_name="load {source.path.name}", cache_policy=NO_CACHE)
@@ -70,7 +70,8 @@ def nightly(config_path: str, wait_for_lock_s: float = 0.0):
 def _run(settings: Settings, summary: pipeline.RunSummary, logger: logging.Logger) -> None:
     pipeline.record_run(settings, summary, status="running")
     try:
-        prepared = prepare_task(settings)
+        prepared = prepare_task(settings, summary.run_id)
+        summary.files.extend(prepared.plan_files)
         failpoints.hit(settings.failpoint, "after-prepare")
         fetched: list[pipeline.SourceFile] = []
         for source in settings.sources:

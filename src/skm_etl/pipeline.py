@@ -23,6 +23,7 @@ from skm_etl.reference.catalog import ReferenceDataError, load_reference
 from skm_etl.reference.model import Reference
 from skm_etl.settings import ConfigError, Settings, SourceConfig
 from skm_etl.sources import ReadResult, SourceFileError, read_google_forms, read_sapaapip
+from skm_etl.sources.plans import read_populations, read_rtl
 from skm_etl.validate import ValidationError, validate_responses
 
 log = logging.getLogger("skm_etl")
@@ -67,9 +68,10 @@ class Prepared:
 
     reference: Reference
     resolver: UnitResolver
+    plan_files: list[FileOutcome] = field(default_factory=list)
 
 
-def prepare(settings: Settings) -> Prepared:
+def prepare(settings: Settings, run_id: str) -> Prepared:
     """Load the questionnaire, catalogue and registry; rewrite the store's ref tables.
 
     Raises ConfigError: a wrong questionnaire or registry fails the run before anything
@@ -91,14 +93,57 @@ def prepare(settings: Settings) -> Prepared:
             registry, aliases = read_registry(settings.units)
         except UnitError as exc:
             raise ConfigError(str(exc)) from exc
+    resolver = UnitResolver(registry, aliases)
+    prepared = Prepared(reference=reference, resolver=resolver)
     con = warehouse.open_store(settings.store)
     try:
+        tables = {
+            name: _read_plan_file(con, prepared, run_id, path, reader)
+            for name, path, reader in (
+                ("populations", settings.populations, read_populations),
+                ("rtl", settings.rtl, read_rtl),
+            )
+            if path is not None
+        }
         write_reference_tables(
-            con, reference=reference, windows=settings.surveys, units=registry or ()
+            con,
+            reference=reference,
+            windows=settings.surveys,
+            units=registry or (),
+            populations=tables.get("populations"),
+            rtl=tables.get("rtl"),
         )
     finally:
         con.close()
-    return Prepared(reference=reference, resolver=UnitResolver(registry, aliases))
+    return prepared
+
+
+def _read_plan_file(
+    con, prepared: Prepared, run_id: str, path: Path, reader
+) -> pl.DataFrame | None:
+    """Read populations or RTL; bad rows and bad files go to ops, the run goes on."""
+    outcome = FileOutcome(source_file=path.name, origin="config", status="rejected")
+    prepared.plan_files.append(outcome)
+    source = SourceFile(path, "config", "config")
+    sha = warehouse.file_sha256(path)
+    try:
+        plan = reader(path, prepared.reference, lambda name: prepared.resolver.resolve(name).code)
+    except SourceFileError as exc:
+        _reject(con, outcome, run_id, source, sha, str(exc))
+        return None
+    outcome.status = "loaded"
+    outcome.rows_read = plan.rows.height + len(plan.issues)
+    outcome.rows_accepted = plan.rows.height
+    outcome.rows_rejected = len(plan.issues)
+    if plan.issues:
+        warehouse.record_rejected_rows(
+            con,
+            run_id=run_id,
+            batch_id=f"config:{sha[:16]}",
+            source_file=path.name,
+            rows=pl.DataFrame(plan.issues, schema=list(ISSUE_SCHEMA.items()), orient="row"),
+        )
+    return plan.rows
 
 
 def discover(settings: Settings, fetched: list[SourceFile] | None = None) -> list[SourceFile]:

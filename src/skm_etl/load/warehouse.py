@@ -249,6 +249,29 @@ def record_rejected_file(
     )
 
 
+def record_rejected_rows(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    batch_id: str,
+    source_file: str,
+    rows: pl.DataFrame,
+) -> None:
+    """Write rows left out of a file that is not a response batch (populations, RTL)."""
+    con.register("incoming_rejected", rows.rename({"column": "column_name"}).to_arrow())
+    try:
+        con.execute(
+            """
+            insert into ops.rejected_rows
+            select ?, ?, ?, source_row, column_name, value, reason, ?
+            from incoming_rejected
+            """,
+            [batch_id, run_id, source_file, dt.datetime.now()],
+        )
+    finally:
+        con.unregister("incoming_rejected")
+
+
 def _insert_batch(
     con: duckdb.DuckDBPyConnection,
     record: BatchRecord,
