@@ -228,3 +228,23 @@ def test_rtl_realisation_is_realised_over_planned(reconciled) -> None:
     assert row[:3] == (2024, 3, 2)
     assert row[3] == pytest.approx(2 / 3 * 100)
     assert sorted(plans) == [("U1", "sudah"), ("U2", "sudah"), ("U3", "belum")]
+
+
+def test_the_docs_site_describes_every_mart_with_its_grain(reconciled) -> None:
+    from skm_etl.pipeline import build_docs
+    from skm_etl.settings import load_settings
+
+    config, _ = reconciled
+    site = build_docs(load_settings(config))
+    html = site.read_text(encoding="utf-8")
+    with served(config) as con:
+        marts = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        ]
+    assert len(marts) >= 14
+    for mart in marts:
+        assert f'"model.skm_etl.{mart}"' in html, mart
+    assert html.count("One row per") >= len(marts)

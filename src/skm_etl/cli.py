@@ -23,9 +23,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="wait this long for a running job to finish instead of exiting at once",
     )
 
+    docs = commands.add_parser("docs", help="build the dbt docs site of the marts for analysts")
+    docs.add_argument("--config", required=True)
+
     args = parser.parse_args(argv)
     if args.command == "run":
         return _run(args.config, args.wait)
+    if args.command == "docs":
+        return _docs(args.config)
     parser.error(f"unknown command {args.command}")
     return 2
 
@@ -42,6 +47,22 @@ def _run(config: str, wait_s: float) -> int:
         return EXIT_FAILED
     print(summary.render())
     return summary.exit_code
+
+
+def _docs(config: str) -> int:
+    from skm_etl.lock import RunLockedError, run_lock
+    from skm_etl.pipeline import BuildError, build_docs
+    from skm_etl.settings import ConfigError, load_settings
+
+    try:
+        settings = load_settings(config)
+        with run_lock(settings.lock_path, wait_s=600):
+            site = build_docs(settings)
+    except (ConfigError, BuildError, RunLockedError) as exc:
+        print(f"skm-etl docs: {exc}", file=sys.stderr)
+        return 1
+    print(f"dbt docs site: {site}")
+    return 0
 
 
 if __name__ == "__main__":

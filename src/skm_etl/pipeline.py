@@ -548,3 +548,30 @@ def record_fetch_failure(
         )
     finally:
         con.close()
+
+
+def build_docs(settings: Settings) -> Path:
+    """Build dbt's documentation site (one static HTML file) beside the served file.
+
+    Analysts open `<warehouse dir>/dbt_docs/index.html`: every mart and column with its
+    description, and the lineage graph. Reads the store, so it takes the run lock.
+    """
+    from skm_etl.transform.dbt_runner import run_dbt
+
+    if not settings.store.exists():
+        raise ConfigError(
+            f"no store yet at {settings.store}: run `skm-etl run --config {settings.config_path}` first"
+        )
+    result = run_dbt(
+        settings.store,
+        command="docs generate --static",
+        vars={"counting": settings.counting},
+        target_path=settings.work_dir / "dbt_docs_build",
+    )
+    if not result.success:
+        raise BuildError(result.summary())
+    site = settings.warehouse.parent / "dbt_docs"
+    site.mkdir(parents=True, exist_ok=True)
+    target = site / "index.html"
+    shutil.copyfile(settings.work_dir / "dbt_docs_build" / "target" / "static_index.html", target)
+    return target
