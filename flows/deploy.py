@@ -48,7 +48,9 @@ def check_schedule(schedule: Schedule) -> None:
     try:
         CronSchedule(cron=schedule.cron, timezone=schedule.timezone)
     except ValidationError as exc:
-        reasons = "; ".join(str(error["msg"]) for error in exc.errors())
+        reasons = "; ".join(
+            str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
+        )
         raise ConfigError(
             f"jadwal tidak sah / invalid schedule (cron {schedule.cron!r}, timezone "
             f"{schedule.timezone!r}): {reasons}. Use five cron fields such as '0 2 * * *' "

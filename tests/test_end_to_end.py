@@ -11,11 +11,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from flows.nightly import nightly
-from tests.conftest import GOOGLE_FORMS_CSV, SAPAAPIP_CSV, SAPAAPIP_XLSX
 
 from fixtures.sources.golden import WHOLE_UNIT, expected_section, shown
+from flows.nightly import nightly
 from skm_etl.pipeline import RunSummary
+from tests.conftest import GOOGLE_FORMS_CSV, SAPAAPIP_CSV, SAPAAPIP_XLSX
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

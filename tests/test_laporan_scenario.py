@@ -14,10 +14,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from flows.nightly import nightly
-from tests.conftest import SAPAAPIP_CSV
 
+from flows.nightly import nightly
 from skm_etl.pipeline import RunSummary
+from tests.conftest import SAPAAPIP_CSV
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from tests.frames import responses
 
 from skm_etl.load import warehouse
+from tests.frames import responses
 
 UNIT = "loka-pom-di-kota-contoh"
 

@@ -465,7 +465,7 @@ def test_an_unusable_csv_raises_a_bilingual_error(
     ("content", "part"),
     [
         (b"", "is empty"),
-        (bytes(range(256)) * 4, "is not a CSV text file"),
+        (bytes(range(256)) * 4, "is not an Excel workbook"),
         (b"PK\x03\x04 not really a workbook", "cannot be read as an Excel workbook"),
     ],
     ids=["zero-bytes", "binary", "broken-xlsx"],

@@ -37,7 +37,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(config: str, wait_s: float) -> int:
     from flows.nightly import nightly
-
     from skm_etl.pipeline import EXIT_FAILED, RunSummary
 
     state = nightly(config_path=config, wait_for_lock_s=wait_s, return_state=True)

@@ -18,26 +18,44 @@ layanan as (
 
 ),
 
--- every received response's suggestion, counted or not (SPEC §4); no personal data
+-- every received response's suggestion, counted or not (SPEC §4); no personal data.
+-- A suggestion is free text from the public. One that starts like a spreadsheet formula
+-- (= + - @, a tab or a line break, or their full-width forms) would run as a formula
+-- when an analyst opens an export of this mart in Excel or Sheets (CSV injection), so it
+-- is published with a leading apostrophe: spreadsheets read that as "text", and the
+-- words stay as written. raw.responses keeps the suggestion exactly as received.
+suggestions as (
+
+    select
+        * exclude (saran),
+        case
+            when regexp_matches(saran, '^[=+\-@\t\r\n＝＋－＠]') then '''' || saran
+            else saran
+        end as saran
+
+    from responses
+    where saran is not null
+
+),
+
 final as (
 
     select
-        responses.response_key,
-        responses.survey_year,
-        responses.unit_code,
+        suggestions.response_key,
+        suggestions.survey_year,
+        suggestions.unit_code,
         units.unit_name,
-        responses.layanan_code,
+        suggestions.layanan_code,
         layanan.layanan_name,
-        responses.submitted_at,
-        responses.saran,
-        responses.is_counted
+        suggestions.submitted_at,
+        suggestions.saran,
+        suggestions.is_counted
 
-    from responses
+    from suggestions
     left join units
-        on responses.unit_code = units.unit_code
+        on suggestions.unit_code = units.unit_code
     left join layanan
-        on responses.layanan_code = layanan.layanan_code
-    where responses.saran is not null
+        on suggestions.layanan_code = layanan.layanan_code
 
 )
 

@@ -128,6 +128,15 @@ def decode_text(data: bytes, name: str) -> str:
     else:
         text = _decode_plain(data)
     if "\x00" in text:
+        if name.lower().endswith((".xlsx", ".xlsm")):
+            # named as a workbook but neither a zip archive nor text: say what it claims to be
+            raise file_error(
+                f"file {name} bukan workbook Excel (isinya bukan arsip .xlsx maupun teks)",
+                f"{name} is not an Excel workbook (its content is neither a .xlsx archive "
+                "nor text)",
+                "buka di Excel lalu simpan ulang sebagai .xlsx",
+                "open it in Excel and save it again as .xlsx",
+            )
         raise file_error(
             f"file {name} bukan file teks CSV (berisi data biner)",
             f"{name} is not a CSV text file (it holds binary data)",
