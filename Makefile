@@ -19,6 +19,7 @@ sample: $(STAMP)
 
 ## Lint, then the whole test suite.
 test: $(STAMP) lint
+	sh scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

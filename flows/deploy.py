@@ -37,6 +37,9 @@ class ServeError(Exception):
     """The deployment cannot be served as asked; the message says what to do."""
 
 
+SCHEDULED_LOCK_WAIT_S = 3600.0
+
+
 def deployment_name(config_path: Path) -> str:
     """`skm-etl-<config file stem>`, lowercased, in the characters Prefect allows in names."""
     slug = re.sub(r"[^a-z0-9_-]+", "-", Path(config_path).stem.lower()).strip("-")
@@ -81,7 +84,11 @@ def build_deployment(
     return nightly.to_deployment(
         name=name or deployment_name(config_path),
         schedules=[Cron(settings.schedule.cron, timezone=settings.schedule.timezone)],
-        parameters={"config_path": str(Path(config_path).expanduser().resolve())},
+        # A scheduled run that meets a manual `skm-etl run` waits for it instead of failing.
+        parameters={
+            "config_path": str(Path(config_path).expanduser().resolve()),
+            "wait_for_lock_s": SCHEDULED_LOCK_WAIT_S,
+        },
         description=(
             f"skm-etl nightly job for {Path(config_path).expanduser().resolve()} "
             f"(cron {settings.schedule.cron!r}, {settings.schedule.timezone})"
@@ -154,10 +161,7 @@ def serve_command(config: str, name: str | None) -> int:
         if problem is not None:
             raise ServeError(problem)
         serve_nightly(settings.config_path, settings, name=name)
-    except (ConfigError, ServeError) as exc:
-        print(f"skm-etl: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except ValueError as exc:  # a --name with characters Prefect refuses
+    except (ConfigError, ServeError, ValueError) as exc:  # ValueError: a --name Prefect refuses
         print(f"skm-etl: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
@@ -174,7 +178,7 @@ def deployment_info_command(config: str, name: str | None, count: int = 5) -> in
         settings = load_settings(config)
         deployment = build_deployment(settings.config_path, settings, name=name)
         print(_describe(deployment, settings, count=count))
-    except (ConfigError, ValueError) as exc:
+    except (ConfigError, ValueError) as exc:  # ValueError: a --name Prefect refuses
         print(f"skm-etl: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK

@@ -134,4 +134,7 @@ def _finish(summary: pipeline.RunSummary, logger: logging.Logger):
         logger.warning("could not write the run summary artifact")
     if summary.exit_code == pipeline.EXIT_FAILED:
         return Failed(message=summary.error or "run failed", data=summary)
+    if summary.exit_code == pipeline.EXIT_REJECTIONS:
+        # Named apart so the UI can filter "published with rejections" from clean runs.
+        return Completed(name="Completed with rejections", message="exit 2", data=summary)
     return Completed(message=f"exit {summary.exit_code}", data=summary)

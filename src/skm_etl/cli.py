@@ -23,6 +23,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="wait this long for a running job to finish instead of exiting at once",
     )
 
+    serve = commands.add_parser(
+        "serve",
+        help="keep running: run the nightly job on the config's schedule (Prefect deployment)",
+    )
+    serve.add_argument("--config", required=True, help="the YAML config file (SPEC §8)")
+    serve.add_argument(
+        "--name", default=None, help="deployment name (default skm-etl-<config file stem>)"
+    )
+    info = commands.add_parser(
+        "deployment-info", help="print the deployment's name, schedule and next run times"
+    )
+    info.add_argument("--config", required=True, help="the YAML config file (SPEC §8)")
+    info.add_argument(
+        "--name", default=None, help="deployment name (default skm-etl-<config file stem>)"
+    )
+
+    report = commands.add_parser(
+        "report",
+        help="write the Laporan SKM (HTML, PDF, card) of a unit and year, or the national summary",
+    )
+    report.add_argument("--config", required=True, help="the YAML config file (SPEC §8)")
+    who = report.add_mutually_exclusive_group(required=True)
+    who.add_argument("--unit", metavar="NAME", help="unit name or code, any case")
+    who.add_argument(
+        "--national", action="store_true", help="national summary for the central office"
+    )
+    report.add_argument("--year", type=int, required=True)
+    report.add_argument("--out", required=True, metavar="DIR")
+
     docs = commands.add_parser("docs", help="build the dbt docs site of the marts for analysts")
     docs.add_argument("--config", required=True)
 
@@ -31,6 +60,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args.config, args.wait)
     if args.command == "docs":
         return _docs(args.config)
+    if args.command == "report":
+        from skm_etl.report import report_command
+
+        return report_command(args.config, args.unit, args.year, args.out, args.national)
+    if args.command == "serve":
+        from flows.deploy import serve_command
+
+        return serve_command(args.config, args.name)
+    if args.command == "deployment-info":
+        from flows.deploy import deployment_info_command
+
+        return deployment_info_command(args.config, args.name)
     parser.error(f"unknown command {args.command}")
     return 2
 
