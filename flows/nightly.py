@@ -17,6 +17,7 @@ from prefect.states import Completed, Failed
 from skm_etl import failpoints, pipeline
 from skm_etl.load.warehouse import new_id
 from skm_etl.lock import RunLockedError, run_lock
+from skm_etl.publish.served import PublishError
 from skm_etl.settings import ConfigError, Settings, SourceConfig, load_settings
 
 FLOW_NAME = "skm-etl-nightly"
@@ -68,8 +69,8 @@ def nightly(config_path: str, wait_for_lock_s: float = 0.0):
 
 
 def _run(settings: Settings, summary: pipeline.RunSummary, logger: logging.Logger) -> None:
-    pipeline.record_run(settings, summary, status="running")
     try:
+        pipeline.record_run(settings, summary, status="running")
         prepared = prepare_task(settings, summary.run_id)
         summary.files.extend(prepared.plan_files)
         failpoints.hit(settings.failpoint, "after-prepare")
@@ -112,14 +113,20 @@ def _run(settings: Settings, summary: pipeline.RunSummary, logger: logging.Logge
         except BaseException:
             summary.published = False
             raise
-    except (ConfigError, pipeline.BuildError) as exc:
+    except (ConfigError, pipeline.BuildError, PublishError) as exc:
         summary.error = str(exc)
     except Exception as exc:  # noqa: BLE001 - recorded in ops.runs, the run exits 1
         logger.exception("run failed")
         summary.error = f"{type(exc).__name__}: {exc}"
     finally:
         if not summary.published:
-            pipeline.record_run(settings, summary, status="failed")
+            try:
+                pipeline.record_run(settings, summary, status="failed")
+            except Exception as exc:  # noqa: BLE001 - a full disk must not hide the run's error
+                summary.warnings.append(
+                    "run gagal tidak dapat dicatat di ops.runs / the failed run could not be "
+                    f"recorded in ops.runs: {type(exc).__name__}: {exc}"
+                )
 
 
 def _finish(summary: pipeline.RunSummary, logger: logging.Logger):

@@ -1,12 +1,15 @@
 {#- SPEC §3: NRR = sum of the scores given / number of those answers, pooled over every
     question of the group; index = NRR / scale × 100. Used for unsur, IPAK and the
-    questions outside the IKM alike. Expects columns response_key, score, scale. -#}
-{% macro index_aggregates() -%}
-    count(distinct response_key) as respondents,
-    count(score) as answers,
-    cast(sum(score) as bigint) as score_sum,
-    cast(sum(score) as double) / count(score) as nrr,
-    cast(sum(score) as double) / count(score) / max(scale) * 100 as ikm
+    questions outside the IKM alike, at every level of the roll-up: it reads rows that
+    already hold respondents, answers and score_sum (int_answer_groups_summed), and sums
+    of those are the pooled counts and sums. Expects columns respondents, answers,
+    score_sum, scale. -#}
+{% macro index_from_sums() -%}
+    cast(sum(respondents) as bigint) as respondents,
+    cast(sum(answers) as bigint) as answers,
+    cast(sum(score_sum) as bigint) as score_sum,
+    cast(sum(score_sum) as double) / cast(sum(answers) as bigint) as nrr,
+    cast(sum(score_sum) as double) / cast(sum(answers) as bigint) / max(scale) * 100 as ikm
 {%- endmacro %}
 
 {#- Mean with every term weighing the same (1/n, SPEC §3). fsum keeps the result
@@ -28,4 +31,14 @@
     {%- for number in range(1, 10) %}
     {{ relation }}.u{{ number }}{{ "," if not loop.last }}
     {%- endfor %}
+{%- endmacro %}
+
+{#- Which score columns a response answered, as a number: bit n is the n-th of
+    score_columns(). -#}
+{% macro answered_items_mask() -%}
+    (
+    {%- for column in score_columns() %}
+        {{ "+ " if not loop.first }}(case when {{ column }} is null then 0 else {{ 2 ** loop.index0 }} end)
+    {%- endfor %}
+    )
 {%- endmacro %}

@@ -52,6 +52,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_argument("--year", type=int, required=True)
     report.add_argument("--out", required=True, metavar="DIR")
 
+    erase = commands.add_parser(
+        "erase",
+        help="erase one respondent's name and phone (PDP right to erasure); marts do not change",
+    )
+    erase.add_argument("--config", required=True, help="the YAML config file (SPEC §8)")
+    whom = erase.add_mutually_exclusive_group(required=True)
+    whom.add_argument("--response-key", metavar="KEY", help="the response key (64 hex digits)")
+    whom.add_argument("--name", help="the respondent's name; case and spacing are ignored")
+    whom.add_argument("--phone", help="the phone number; punctuation ignored, +62 read as 0")
+    erase.add_argument(
+        "--dry-run", action="store_true", help="say what would be erased and change nothing"
+    )
+
+    bench = commands.add_parser(
+        "bench",
+        help="generate N synthetic responses and time the pipeline against a bare DuckDB pass",
+    )
+    bench.add_argument("--responses", type=int, required=True, metavar="N")
+    bench.add_argument(
+        "--workdir", default=None, help="where to generate and run (default: a temporary folder)"
+    )
+    bench.add_argument("--keep", action="store_true", help="keep the generated data and warehouse")
+    bench.add_argument(
+        "--increment",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="after the full build, time a nightly run adding this share of new responses (e.g. 0.01)",
+    )
+    bench.add_argument(
+        "--no-prefect", action="store_true", help="skip measuring Prefect's overhead"
+    )
+
     docs = commands.add_parser("docs", help="build the dbt docs site of the marts for analysts")
     docs.add_argument("--config", required=True)
 
@@ -64,6 +97,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from skm_etl.report import report_command
 
         return report_command(args.config, args.unit, args.year, args.out, args.national)
+    if args.command == "erase":
+        from skm_etl.privacy import erase_command
+
+        return erase_command(args.config, args.response_key, args.name, args.phone, args.dry_run)
+    if args.command == "bench":
+        from skm_etl.bench.run import bench_command
+
+        return bench_command(
+            args.responses, args.workdir, args.keep, args.increment, prefect=not args.no_prefect
+        )
     if args.command == "serve":
         from flows.deploy import serve_command
 

@@ -287,6 +287,7 @@ def _validate(
         known_layanan_codes=[x.code for x in prepared.reference.layanan],
         survey_year=year,
         chunk_rows=settings.validation_chunk_rows,
+        engine=settings.validation_engine,
         data_docs_dir=settings.data_docs_dir,
         batch_name=name,
     )
@@ -363,22 +364,22 @@ class RunSummary:
         lines = [f"skm-etl run {self.run_id}"]
         lines += [f"  fetch  {line}" for line in self.fetches]
         for f in self.files:
-            where = f" [{f.unit_name} {f.survey_year}]" if f.unit_name else ""
+            where = f" [{_shown(f.unit_name)} {f.survey_year}]" if f.unit_name else ""
             counts = (
                 f" read {f.rows_read}, accepted {f.rows_accepted}, rejected {f.rows_rejected}, new {f.rows_new}"
                 if f.status == "loaded"
                 else ""
             )
-            lines.append(f"  {f.status:<8} {f.source_file}{where}{counts}")
+            lines.append(f"  {f.status:<8} {_shown(f.source_file)}{where}{counts}")
             if f.message and f.status != "loaded":
-                lines.append(f"           {f.message}")
-            lines += [f"           ! {w}" for w in f.warnings]
+                lines.append(f"           {_shown(f.message)}")
+            lines += [f"           ! {_shown(w)}" for w in f.warnings]
         lines.append(
             f"files: {len(self.files)} ({sum(f.status == 'loaded' for f in self.files)} loaded, "
             f"{sum(f.status == 'skipped' for f in self.files)} unchanged, {self.files_rejected} rejected); "
             f"rows accepted {self.rows_accepted}, rejected {self.rows_rejected}; units built {self.units_built}"
         )
-        lines += [f"warning: {w}" for w in self.warnings]
+        lines += [f"warning: {_shown(w)}" for w in self.warnings]
         if self.unit_results:
             lines.append("unit results (IKM, mutu):")
             for year, unit, counted, ikm, mutu, kinerja in self.unit_results:
@@ -387,7 +388,7 @@ class RunSummary:
                     if ikm is not None
                     else "no counted response"
                 )
-                lines.append(f"  {year}  {unit:<40} n={counted:<6} {index}")
+                lines.append(f"  {year}  {_shown(unit):<40} n={counted:<6} {index}")
         if self.error:
             lines.append(f"FAILED: {self.error}")
             lines.append(
@@ -399,6 +400,11 @@ class RunSummary:
             )
         lines.append(f"exit {self.exit_code}")
         return "\n".join(lines)
+
+
+def _shown(text: str) -> str:
+    """Text from a file (its name, a message quoting it) as one printable line."""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def build_marts(settings: Settings) -> None:

@@ -17,6 +17,9 @@ import yaml
 from skm_etl import failpoints
 
 COUNTING_RULES = ("all", "target_sample")
+# gx: Great Expectations evaluates the suite; auto: the suite's simple column checks are
+# evaluated by skm_etl.validate.native with GX's semantics (for national volumes).
+VALIDATION_ENGINES = ("gx", "auto")
 SOURCE_KINDS = ("google_forms", "sapaapip")
 DEFAULT_CRON = "0 2 * * *"
 DEFAULT_TIMEZONE = "Asia/Jakarta"
@@ -71,6 +74,7 @@ class Settings:
     parquet_dir: Path | None = None
     schedule: Schedule = Schedule()
     validation_chunk_rows: int = 200_000
+    validation_engine: str = "gx"
     failpoint: str | None = None  # fault injection for tests (skm_etl/failpoints.py)
 
     @property
@@ -183,6 +187,11 @@ def _build(raw: dict[str, Any], path: Path) -> Settings:
         timezone=str(schedule_raw.get("timezone", DEFAULT_TIMEZONE)),
     )
     validation = raw.get("validation") or {}
+    engine = validation.get("engine", "gx")
+    if engine not in VALIDATION_ENGINES:
+        raise ConfigError(
+            f"{path.name}: validation.engine must be one of {', '.join(VALIDATION_ENGINES)}, got {engine!r}"
+        )
     chunk_rows = validation.get("chunk_rows", 200_000)
     if not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ConfigError(f"{path.name}: validation.chunk_rows must be a positive whole number")
@@ -214,6 +223,7 @@ def _build(raw: dict[str, Any], path: Path) -> Settings:
         parquet_dir=parquet_dir,
         schedule=schedule,
         validation_chunk_rows=chunk_rows,
+        validation_engine=engine,
         failpoint=failpoint,
     )
 

@@ -1,3 +1,7 @@
+{#- A view for analysts and the unit test: the marts sum int_answer_groups_summed instead
+    of these rows (one per answer, 19 per response). -#}
+{{ config(materialized='view') }}
+
 with
 
 responses as (

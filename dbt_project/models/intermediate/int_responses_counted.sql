@@ -1,3 +1,7 @@
+{#- Under `all` a view: is_counted is is_in_window and nothing is ranked. Under
+    `target_sample` a table, so the ranking of every response runs once. -#}
+{{ config(materialized='table' if var('counting', 'all') == 'target_sample' else 'view') }}
+
 with
 
 responses as (

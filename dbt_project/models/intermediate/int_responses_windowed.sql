@@ -1,3 +1,7 @@
+{#- A view: every consumer reads a few of its columns, and a table would copy every
+    response of the store at each run. -#}
+{{ config(materialized='view') }}
+
 with
 
 responses as (

@@ -1,8 +1,9 @@
 with
 
-answers as (
+answer_groups as (
 
-    select * from {{ ref('int_answers_unpivoted') }}
+    select * from {{ ref('int_answer_groups_summed') }}
+    where item_kind = 'ipak'
 
 ),
 
@@ -25,10 +26,9 @@ per_layanan as (
         survey_year,
         unit_code,
         layanan_code,
-        {{ index_aggregates() }}
+        {{ index_from_sums() }}
 
-    from answers
-    where item_kind = 'ipak'
+    from answer_groups
     group by survey_year, unit_code, layanan_code
 
 ),
@@ -39,10 +39,9 @@ per_unit as (
         survey_year,
         unit_code,
         cast(null as varchar) as layanan_code,
-        {{ index_aggregates() }}
+        {{ index_from_sums() }}
 
-    from answers
-    where item_kind = 'ipak'
+    from answer_groups
     group by survey_year, unit_code
 
 ),

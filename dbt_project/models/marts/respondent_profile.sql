@@ -37,14 +37,31 @@ age_groups as (
 
 ),
 
+-- each characteristic is counted per value first: a few rows per unit-year, whatever
+-- the number of responses
+ages as (
+
+    select
+        survey_year,
+        unit_code,
+        respondent_age,
+        count(*) as respondents
+
+    from responses
+    group by survey_year, unit_code, respondent_age
+
+),
+
 answered as (
 
     select
         survey_year,
         unit_code,
         'sex' as characteristic,
-        coalesce(respondent_sex, 'Tidak diisi') as category
+        coalesce(respondent_sex, 'Tidak diisi') as category,
+        count(*) as respondents
     from responses
+    group by survey_year, unit_code, respondent_sex
 
     union all
 
@@ -52,8 +69,10 @@ answered as (
         survey_year,
         unit_code,
         'education' as characteristic,
-        coalesce(respondent_education, 'Tidak diisi') as category
+        coalesce(respondent_education, 'Tidak diisi') as category,
+        count(*) as respondents
     from responses
+    group by survey_year, unit_code, respondent_education
 
     union all
 
@@ -61,20 +80,23 @@ answered as (
         survey_year,
         unit_code,
         'occupation' as characteristic,
-        coalesce(respondent_occupation, 'Tidak diisi') as category
+        coalesce(respondent_occupation, 'Tidak diisi') as category,
+        count(*) as respondents
     from responses
+    group by survey_year, unit_code, respondent_occupation
 
     union all
 
     select
-        responses.survey_year,
-        responses.unit_code,
+        ages.survey_year,
+        ages.unit_code,
         'age' as characteristic,
-        coalesce(age_groups.category, 'Tidak diisi') as category
-    from responses
+        coalesce(age_groups.category, 'Tidak diisi') as category,
+        ages.respondents
+    from ages
     left join age_groups
         on
-            responses.respondent_age between age_groups.age_min and age_groups.age_max
+            ages.respondent_age between age_groups.age_min and age_groups.age_max
 
 ),
 
@@ -85,7 +107,7 @@ tallied as (
         unit_code,
         characteristic,
         category,
-        count(*) as respondents
+        cast(sum(respondents) as bigint) as respondents
 
     from answered
     group by survey_year, unit_code, characteristic, category

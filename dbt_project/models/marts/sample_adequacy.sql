@@ -6,9 +6,9 @@ targets as (
 
 ),
 
-responses as (
+tallied as (
 
-    select * from {{ ref('int_responses_counted') }}
+    select * from {{ ref('int_responses_tallied') }}
 
 ),
 
@@ -30,12 +30,11 @@ received as (
         survey_year,
         unit_code,
         layanan_code,
-        count(*) as respondents_received,
-        count(*) filter (where is_in_window) as respondents_in_window,
-        count(*) filter (where is_counted) as respondents_counted
+        respondents_received,
+        respondents_in_window,
+        respondents_counted
 
-    from responses
-    group by survey_year, unit_code, layanan_code
+    from tallied
 
 ),
 

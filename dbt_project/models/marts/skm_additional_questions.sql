@@ -1,8 +1,9 @@
 with
 
-answers as (
+answer_groups as (
 
-    select * from {{ ref('int_answers_unpivoted') }}
+    select * from {{ ref('int_answer_groups_summed') }}
+    where item_kind = 'other'
 
 ),
 
@@ -25,13 +26,12 @@ per_layanan as (
         survey_year,
         unit_code,
         layanan_code,
-        item_code,
+        group_code as item_code,
         min(question_number) as question_number,
-        {{ index_aggregates() }}
+        {{ index_from_sums() }}
 
-    from answers
-    where item_kind = 'other'
-    group by survey_year, unit_code, layanan_code, item_code
+    from answer_groups
+    group by survey_year, unit_code, layanan_code, group_code
 
 ),
 
@@ -41,13 +41,12 @@ per_unit as (
         survey_year,
         unit_code,
         cast(null as varchar) as layanan_code,
-        item_code,
+        group_code as item_code,
         min(question_number) as question_number,
-        {{ index_aggregates() }}
+        {{ index_from_sums() }}
 
-    from answers
-    where item_kind = 'other'
-    group by survey_year, unit_code, item_code
+    from answer_groups
+    group by survey_year, unit_code, group_code
 
 ),
 

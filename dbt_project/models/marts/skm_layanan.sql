@@ -1,8 +1,8 @@
 with
 
-responses as (
+tallied as (
 
-    select * from {{ ref('int_responses_counted') }}
+    select * from {{ ref('int_responses_tallied') }}
 
 ),
 
@@ -31,15 +31,14 @@ received as (
         survey_year,
         unit_code,
         layanan_code,
-        count(*) as respondents_received,
-        count(*) filter (where is_in_window) as respondents_in_window,
-        count(*) filter (where is_counted) as respondents_counted,
-        min(counting_rule) as counting_rule,
-        max(target_sample) as target_sample,
-        bool_or(has_population) as has_population
+        respondents_received,
+        respondents_in_window,
+        respondents_counted,
+        counting_rule,
+        target_sample,
+        has_population
 
-    from responses
-    group by survey_year, unit_code, layanan_code
+    from tallied
 
 ),
 

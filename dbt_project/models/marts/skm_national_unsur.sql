@@ -1,8 +1,8 @@
 with
 
-answers as (
+answer_groups as (
 
-    select * from {{ ref('int_answers_unpivoted') }}
+    select * from {{ ref('int_answer_groups_summed') }}
 
 ),
 
@@ -22,20 +22,21 @@ scopes as (
 pooled as (
 
     select
-        answers.survey_year,
+        answer_groups.survey_year,
         scopes.scope_type,
         scopes.scope,
-        answers.unsur_code,
-        min(answers.unsur_name) as unsur_name,
-        min(answers.unsur_order) as unsur_order,
-        count(distinct answers.unit_code) as units,
-        {{ index_aggregates() }}
+        answer_groups.group_code as unsur_code,
+        min(answer_groups.unsur_name) as unsur_name,
+        min(answer_groups.unsur_order) as unsur_order,
+        count(distinct answer_groups.unit_code) as units,
+        {{ index_from_sums() }}
 
-    from answers
+    from answer_groups
     inner join scopes
-        on answers.unit_code = scopes.unit_code
-    where answers.item_kind = 'unsur'
-    group by answers.survey_year, scopes.scope_type, scopes.scope, answers.unsur_code
+        on answer_groups.unit_code = scopes.unit_code
+    where answer_groups.item_kind = 'unsur'
+    group by
+        answer_groups.survey_year, scopes.scope_type, scopes.scope, answer_groups.group_code
 
 ),
 

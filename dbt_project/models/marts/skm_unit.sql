@@ -1,8 +1,8 @@
 with
 
-responses as (
+tallied as (
 
-    select * from {{ ref('int_responses_counted') }}
+    select * from {{ ref('int_responses_tallied') }}
 
 ),
 
@@ -23,14 +23,14 @@ received as (
     select
         survey_year,
         unit_code,
-        count(*) as respondents_received,
-        count(*) filter (where is_in_window) as respondents_in_window,
-        count(*) filter (where is_counted) as respondents_counted,
+        cast(sum(respondents_received) as bigint) as respondents_received,
+        cast(sum(respondents_in_window) as bigint) as respondents_in_window,
+        cast(sum(respondents_counted) as bigint) as respondents_counted,
         min(counting_rule) as counting_rule,
         -- false when some layanan had no population, so all its responses counted
         bool_and(has_population) as has_population
 
-    from responses
+    from tallied
     group by survey_year, unit_code
 
 ),

@@ -1,8 +1,8 @@
 with
 
-answers as (
+answer_groups as (
 
-    select * from {{ ref('int_answers_unpivoted') }}
+    select * from {{ ref('int_answer_groups_summed') }}
 
 ),
 
@@ -18,14 +18,14 @@ scored as (
     select
         survey_year,
         unit_code,
-        unsur_code,
+        group_code as unsur_code,
         min(unsur_name) as unsur_name,
         min(unsur_order) as unsur_order,
-        {{ index_aggregates() }}
+        {{ index_from_sums() }}
 
-    from answers
+    from answer_groups
     where item_kind = 'unsur'
-    group by survey_year, unit_code, unsur_code
+    group by survey_year, unit_code, group_code
 
 ),
 

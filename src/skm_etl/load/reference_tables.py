@@ -69,9 +69,7 @@ def write_reference_tables(
             con.execute(f"delete from ref.{name}")  # noqa: S608 - fixed table names
             if name in tables:
                 con.register("incoming_ref", tables[name].to_arrow())
-                columns = ", ".join(tables[name].columns)
-                insert = f"insert into ref.{name} ({columns}) select {columns} from incoming_ref"  # noqa: S608
-                con.execute(insert)
+                con.execute(f"insert into ref.{name} by name select * from incoming_ref")  # noqa: S608 - fixed table names
                 con.unregister("incoming_ref")
         con.execute("commit")
     except BaseException:

@@ -55,10 +55,18 @@ KEY_CONTENT_COLUMNS = (
 )
 
 
+CHECKPOINT_THRESHOLD = "256MB"
+
+
 def open_store(path: Path) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the ETL's private DuckDB file with its raw/ref/ops tables."""
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
+    # Every file is loaded in its own transaction. DuckDB checkpoints once the WAL passes
+    # the threshold (16 MB by default, a few files of a national inbox), and a checkpoint
+    # rewrites the table's last, partly filled row group each time: fewer, larger ones
+    # load a national inbox about a quarter faster. The WAL is replayed if a run dies.
+    con.execute(f"set checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
     con.execute(resources.files("skm_etl.load").joinpath("schema.sql").read_text(encoding="utf-8"))
     return con
 
@@ -97,7 +105,7 @@ def add_response_keys(frame: pl.DataFrame, *, source_kind: str, unit_code: str) 
     parts = ", ".join(
         f"coalesce(cast({c} as varchar), '\u2205')" for c in ("survey_year", *KEY_CONTENT_COLUMNS)
     )
-    con = duckdb.connect()
+    con = _key_connection().cursor()
     try:
         con.register(
             "batch", frame.select("source_row", "survey_year", *KEY_CONTENT_COLUMNS).to_arrow()
@@ -107,21 +115,52 @@ def add_response_keys(frame: pl.DataFrame, *, source_kind: str, unit_code: str) 
             with content as (
                 select source_row, concat_ws('|', ?, ?, {parts}) as content, submitted_at
                 from batch
+            ),
+            -- numbered only where there is no time: the window sorts its rows by content,
+            -- and a timed row's content already differs from every untimed row's
+            occurrences as (
+                select
+                    source_row,
+                    row_number() over (partition by content order by source_row) as occurrence
+                from content
+                where submitted_at is null
             )
             select
-                source_row,
-                sha256(content || '|' || case
-                    when submitted_at is null
-                        then row_number() over (partition by content order by source_row)
-                    else 0
-                end) as response_key
+                content.source_row,
+                sha256(content.content || '|' || coalesce(occurrences.occurrence, 0))
+                    as response_key
             from content
+            left join occurrences on content.source_row = occurrences.source_row
             """,  # noqa: S608 - column names are constants of this module, values are bound
             params=[source_kind, unit_code],
         ).to_arrow_table()
     finally:
         con.close()
     return frame.join(pl.from_arrow(keyed), on="source_row", how="left")
+
+
+_INSERT_PERSONAL = """
+    insert into raw.respondent_personal
+    select p.response_key, p.respondent_name, p.respondent_phone, ?
+    from incoming_personal as p
+"""
+_INSERT_PERSONAL_IF_ABSENT = """
+    insert into raw.respondent_personal
+    select p.response_key, p.respondent_name, p.respondent_phone, ?
+    from incoming_personal as p
+    where not exists (
+        select 1 from raw.respondent_personal as e where e.response_key = p.response_key
+    )
+"""
+
+_KEY_CONNECTION: list[duckdb.DuckDBPyConnection] = []
+
+
+def _key_connection() -> duckdb.DuckDBPyConnection:
+    """The in-memory DuckDB that hashes keys, opened once per process (a connect costs ~20 ms)."""
+    if not _KEY_CONNECTION:
+        _KEY_CONNECTION.append(duckdb.connect())
+    return _KEY_CONNECTION[0]
 
 
 @dataclass
@@ -178,9 +217,8 @@ def load_batch(
     con.execute("begin transaction")
     try:
         con.register("incoming", lineage.to_arrow())
-        con.register("incoming_personal", personal_rows.to_arrow())
         con.register("incoming_rejected", rejected_rows.to_arrow())
-        new_rows = con.execute(
+        returned = con.execute(
             f"""
             insert into raw.responses ({cols})
             select {cols} from incoming as i
@@ -189,22 +227,21 @@ def load_batch(
                 where r.unit_code = ? and r.survey_year = i.survey_year
                   and r.response_key = i.response_key
             )
+            returning response_key
             """,  # noqa: S608 - constant column list
             [record.unit_code],
-        ).fetchone()[0]
+        ).fetchnumpy()["response_key"]
+        inserted = pl.DataFrame({"response_key": pl.Series(returned, dtype=pl.Utf8)})
+        new_rows = inserted.height
         if midway is not None:
             midway()
-        con.execute(
-            """
-            insert into raw.respondent_personal
-            select p.response_key, p.respondent_name, p.respondent_phone, ?
-            from incoming_personal as p
-            where not exists (
-                select 1 from raw.respondent_personal as e where e.response_key = p.response_key
-            )
-            """,
-            [now],
-        )
+        # A response new to the store has no personal row yet (they are written together);
+        # only one loaded before (a re-export) is looked up among the personal rows, so a
+        # national table of them is not scanned for every file.
+        fresh = personal_rows.join(inserted, on="response_key", how="semi")
+        known = personal_rows.join(inserted, on="response_key", how="anti")
+        _insert_personal(con, _INSERT_PERSONAL, fresh, now)
+        _insert_personal(con, _INSERT_PERSONAL_IF_ABSENT, known, now)
         con.execute(
             """
             insert into ops.rejected_rows
@@ -227,9 +264,21 @@ def load_batch(
         con.execute("rollback")
         raise
     finally:
-        for name in ("incoming", "incoming_personal", "incoming_rejected"):
+        for name in ("incoming", "incoming_rejected"):
             con.unregister(name)
     return int(new_rows)
+
+
+def _insert_personal(
+    con: duckdb.DuckDBPyConnection, insert: str, rows: pl.DataFrame, now: dt.datetime
+) -> None:
+    if rows.is_empty():
+        return
+    con.register("incoming_personal", rows.to_arrow())
+    try:
+        con.execute(insert, [now])
+    finally:
+        con.unregister("incoming_personal")
 
 
 def record_rejected_file(

@@ -12,6 +12,8 @@ and a bilingual reason that is non-null on the rows that become issues.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -60,7 +62,32 @@ class Parsed:
 
 def header_key(title: str | None) -> str:
     """Return the text key of a header cell ("" for a blank cell)."""
-    return text_key(title) if title else ""
+    return _text_key(title) if title else ""
+
+
+# Keys of header texts and answer labels are computed for every file of a run, and each
+# is a small Polars query: the same few hundred strings are cached instead.
+_text_key = functools.lru_cache(maxsize=4096)(text_key)
+
+
+@functools.lru_cache(maxsize=256)
+def _label_scores(item: Item) -> dict[str, int]:
+    return item.label_scores()
+
+
+_LAYANAN_LOOKUPS: dict[int, tuple[weakref.ref, dict[str, str], dict[str, str]]] = {}
+
+
+def _layanan_lookup(reference: Reference) -> tuple[dict[str, str], dict[str, str]]:
+    """Map compact keys of layanan codes, names and aliases to code and name, once per Reference."""
+    cached = _LAYANAN_LOOKUPS.get(id(reference))
+    if cached is not None and cached[0]() is reference:
+        return cached[1], cached[2]
+    keys = reference.layanan_keys()
+    codes = {k: x.code for k, x in keys.items()}
+    names = {k: x.name for k, x in keys.items()}
+    _LAYANAN_LOOKUPS[id(reference)] = (weakref.ref(reference), codes, names)
+    return codes, names
 
 
 def starts_with_phrase(key: str, phrases: tuple[str, ...]) -> bool:
@@ -78,13 +105,29 @@ def by_distinct(
     values: pl.Series, expression: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType
 ) -> pl.Series:
     """Apply an expression once per distinct non-null value and map the results back."""
+    return map_distinct(values, {"out": (expression, dtype)})["out"]
+
+
+def map_distinct(
+    values: pl.Series, outputs: dict[str, tuple[Callable[[pl.Expr], pl.Expr], pl.DataType]]
+) -> dict[str, pl.Series]:
+    """Compute several expressions once per distinct non-null text value; map each back.
+
+    Mapping back casts the column to an Enum of its distinct values and gathers by the
+    Enum's codes: about half the cost of `replace_strict`, paid once for all outputs.
+    """
     distinct = values.drop_nulls().unique()
-    table = pl.DataFrame({"raw": distinct}).with_columns(
-        expression(pl.col("raw")).cast(dtype).alias("out")
+    table = pl.DataFrame({"raw": distinct}, schema={"raw": pl.Utf8}).select(
+        expression(pl.col("raw")).cast(dtype).alias(name)
+        for name, (expression, dtype) in outputs.items()
     )
-    return values.replace_strict(
-        table["raw"], table["out"], default=None, return_dtype=dtype
-    ).rename(values.name)
+    if distinct.is_empty():
+        return {
+            name: pl.repeat(None, values.len(), dtype=dtype, eager=True).rename(values.name)
+            for name, (_, dtype) in outputs.items()
+        }
+    codes = values.cast(pl.Enum(distinct)).to_physical()
+    return {name: table[name].gather(codes).rename(values.name) for name in outputs}
 
 
 def _evaluate(columns: dict[str, pl.Series], expression: pl.Expr) -> pl.Series:
@@ -108,19 +151,25 @@ def score_from_number(raw: pl.Series, scale: int, *, blank_is_issue: bool) -> Pa
     def number(expr: pl.Expr) -> pl.Expr:
         return expr.str.extract(INTEGER_PATTERN, 1).cast(pl.Int64, strict=False)
 
-    value = by_distinct(
-        raw, lambda e: pl.when(number(e).is_between(1, scale)).then(number(e)), pl.Int16()
-    )
-    problem = by_distinct(
+    mapped = map_distinct(
         raw,
-        lambda e: (
-            pl.when(number(e).is_null())
-            .then(pl.lit(REASON_NOT_INTEGER.format(low=1, high=scale)))
-            .when(~number(e).is_between(1, scale))
-            .then(pl.lit(REASON_OUT_OF_RANGE.format(low=1, high=scale)))
-        ),
-        pl.Utf8(),
+        {
+            "value": (
+                lambda e: pl.when(number(e).is_between(1, scale)).then(number(e)),
+                pl.Int16(),
+            ),
+            "problem": (
+                lambda e: (
+                    pl.when(number(e).is_null())
+                    .then(pl.lit(REASON_NOT_INTEGER.format(low=1, high=scale)))
+                    .when(~number(e).is_between(1, scale))
+                    .then(pl.lit(REASON_OUT_OF_RANGE.format(low=1, high=scale)))
+                ),
+                pl.Utf8(),
+            ),
+        },
     )
+    value, problem = mapped["value"], mapped["problem"]
     reason = _evaluate(
         {"raw": raw, "problem": problem},
         pl.when(pl.col("raw").is_null())
@@ -130,9 +179,56 @@ def score_from_number(raw: pl.Series, scale: int, *, blank_is_issue: bool) -> Pa
     return Parsed(value=value, raw=raw, reason=reason)
 
 
+def scores_from_numbers(
+    cells: pl.DataFrame, scale: int, *, blank_is_issue: dict[str, bool]
+) -> dict[str, Parsed]:
+    """Read every score column of a file at once (columns named by item code).
+
+    A column whose every non-blank cell is one of "1" … str(scale) (nearly always) is read
+    in one vectorised pass; a column holding anything else ("5.0", "7", "lima") goes
+    through `score_from_number`. Both give the same values and reasons.
+    """
+    if cells.width == 0:
+        return {}
+    if scale > 9:
+        return {
+            code: score_from_number(cells[code], scale, blank_is_issue=blank_is_issue[code])
+            for code in cells.columns
+        }
+    plain = cells.select(
+        (
+            pl.col(code).is_null()
+            | (
+                (pl.col(code).str.len_bytes() == 1)
+                & pl.col(code).is_between(pl.lit("1"), pl.lit(str(scale)))
+            )
+        )
+        .all()
+        .alias(code)
+        for code in cells.columns
+    ).row(0, named=True)
+    fast = [code for code in cells.columns if plain[code]]
+    parsed = {
+        code: score_from_number(cells[code], scale, blank_is_issue=blank_is_issue[code])
+        for code in cells.columns
+        if not plain[code]
+    }
+    if fast:
+        values = cells.select(pl.col(fast).cast(pl.Int16))
+        reasons = cells.select(
+            pl.when(pl.col(code).is_null())
+            .then(pl.lit(REASON_BLANK_SCORE if blank_is_issue[code] else None, dtype=pl.Utf8))
+            .alias(code)
+            for code in fast
+        )
+        for code in fast:
+            parsed[code] = Parsed(value=values[code], raw=cells[code], reason=reasons[code])
+    return {code: parsed[code] for code in cells.columns}
+
+
 def score_from_label(raw: pl.Series, item: Item, *, blank_is_issue: bool) -> Parsed:
     """Read a score written as the item's answer label, ignoring case and spaces."""
-    scores = item.label_scores()
+    scores = _label_scores(item)
     value = by_distinct(
         raw,
         lambda e: text_key_expr(e).replace_strict(scores, default=None, return_dtype=pl.Int16),
@@ -340,19 +436,20 @@ def unrecognised_warning(
 
 def layanan(raw: pl.Series, reference: Reference) -> dict[str, Parsed]:
     """Resolve layanan_raw to layanan_code and layanan_name by catalogue name, alias or code."""
-    keys = reference.layanan_keys()
-    codes = {k: x.code for k, x in keys.items()}
-    names = {k: x.name for k, x in keys.items()}
+    codes, names = _layanan_lookup(reference)
 
     def lookup(mapping: dict[str, str]) -> Callable[[pl.Expr], pl.Expr]:
         return lambda e: compact_key_expr(e).replace_strict(
             mapping, default=None, return_dtype=pl.Utf8
         )
 
+    mapped = map_distinct(
+        raw, {"code": (lookup(codes), pl.Utf8()), "name": (lookup(names), pl.Utf8())}
+    )
     return {
         "layanan_raw": Parsed(value=raw),
-        "layanan_code": Parsed(value=by_distinct(raw, lookup(codes), pl.Utf8())),
-        "layanan_name": Parsed(value=by_distinct(raw, lookup(names), pl.Utf8())),
+        "layanan_code": Parsed(value=mapped["code"]),
+        "layanan_name": Parsed(value=mapped["name"]),
     }
 
 
@@ -403,7 +500,10 @@ def assemble(
         .filter(pl.col("reason").is_not_null())
         .select("source_row", pl.lit(name).alias("column"), "value", "reason")
         for name, parsed in fields.items()
-        if parsed.reason is not None and parsed.raw is not None
+        # a column without any reason adds no issue (null_count is kept by the Series)
+        if parsed.reason is not None
+        and parsed.raw is not None
+        and parsed.reason.null_count() < parsed.reason.len()
     ]
     parts.extend(extra_issues or [])
     issues = pl.concat(

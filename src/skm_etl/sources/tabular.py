@@ -68,7 +68,9 @@ def _excel_sheets(path: Path) -> list[Sheet]:
     """Load each sheet as text, keeping leading blank rows so row numbers match Excel.
 
     A sheet that cannot be loaded (a chart sheet, say) is left out; the workbook is
-    rejected only when no sheet loads.
+    rejected only when no sheet loads. A cell calamine cannot convert at all (a date
+    millions of years before 1900) makes it panic: that rejects the file, since the
+    sheet holding the cell may be the tabulation itself.
     """
     failure: Exception | None = None
     sheets = []
@@ -77,6 +79,8 @@ def _excel_sheets(path: Path) -> list[Sheet]:
         names = reader.sheet_names
     except Exception as exc:  # calamine raises its own types for every kind of damage
         names, failure = [], exc
+    except BaseException as exc:
+        raise _panic_error(path, None, exc) from None
     for index, name in enumerate(names):
         try:
             # skip_rows=0 (not None) stops fastexcel from dropping leading blank rows
@@ -84,6 +88,8 @@ def _excel_sheets(path: Path) -> list[Sheet]:
             sheets.append(Sheet(name=name, frame=_tidy(loaded.to_polars()), is_excel=True))
         except Exception as exc:
             failure = exc
+        except BaseException as exc:
+            raise _panic_error(path, name, exc) from None
     if not sheets:
         reason = type(failure).__name__ if failure else "tanpa sheet / no sheets"
         raise file_error(
@@ -95,9 +101,39 @@ def _excel_sheets(path: Path) -> list[Sheet]:
     return sheets
 
 
+def _panic_error(path: Path, sheet: str | None, exc: BaseException) -> BaseException:
+    """Turn a Rust panic inside calamine (pyo3's PanicException) into a file error.
+
+    PanicException derives from BaseException, so without this one bad cell would stop
+    the whole run instead of rejecting its file. Anything else (KeyboardInterrupt,
+    SystemExit) is handed back to be raised as it is.
+    """
+    if type(exc).__name__ != "PanicException":
+        return exc
+    where_id = f"sheet '{sheet}' file {path.name}" if sheet else f"file {path.name}"
+    where_en = f"sheet '{sheet}' of {path.name}" if sheet else path.name
+    return file_error(
+        f"{where_id} memuat sel yang tidak dapat dibaca (misalnya tanggal di luar kalender)",
+        f"{where_en} holds a cell that cannot be read (for instance a date outside any calendar)",
+        "periksa kolom tanggal dan waktu di Excel, perbaiki atau kosongkan sel yang tampil "
+        "sebagai ####, lalu simpan ulang",
+        "check the date and time columns in Excel, fix or clear the cells shown as ####, "
+        "and save it again",
+    )
+
+
+def csv_text(path: Path) -> str:
+    """Decode a CSV file of unknown encoding, with every line break written as LF.
+
+    A lone carriage return (old Mac line ends, or typed into a quoted cell) is a line
+    break to a spreadsheet; the CSV parser would instead lose track of the quotes.
+    """
+    return decode_text(path.read_bytes(), path.name).replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _csv_frame(path: Path) -> pl.DataFrame:
     """Decode a CSV file of unknown encoding and delimiter into text cells."""
-    text = decode_text(path.read_bytes(), path.name)
+    text = csv_text(path)
     if not text.strip():
         raise file_error(
             f"file {path.name} kosong",
@@ -106,16 +142,26 @@ def _csv_frame(path: Path) -> pl.DataFrame:
             "export the file again from its source",
         )
     delimiter, width = sniff_csv(text)
-    frame = pl.read_csv(
-        io.BytesIO(text.encode("utf-8")),
-        has_header=False,
-        separator=delimiter,
-        quote_char='"',
-        schema={f"c{i}": pl.Utf8 for i in range(width + EXTRA_COLUMNS)},
-        missing_columns="insert",
-        truncate_ragged_lines=True,
-        raise_if_empty=False,
-    )
+    try:
+        frame = pl.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            has_header=False,
+            separator=delimiter,
+            quote_char='"',
+            schema={f"c{i}": pl.Utf8 for i in range(width + EXTRA_COLUMNS)},
+            missing_columns="insert",
+            truncate_ragged_lines=True,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise file_error(
+            f"file {path.name} tidak dapat diurai sebagai CSV ({type(exc).__name__}); "
+            "mungkin ada tanda kutip yang tidak ditutup",
+            f"{path.name} could not be parsed as CSV ({type(exc).__name__}); a quote may be "
+            "left open",
+            "buka di Excel atau Google Sheets lalu simpan ulang sebagai CSV",
+            "open it in Excel or Google Sheets and save it again as CSV",
+        ) from exc
     return _tidy(frame)
 
 

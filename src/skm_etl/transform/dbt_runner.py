@@ -6,6 +6,7 @@ dbt runs in-process through ``dbtRunner`` so the pipeline gets structured result
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -102,9 +103,12 @@ def run_dbt(
     project_dir = Path(project_dir) if project_dir is not None else default_project_dir()
     args = [
         *shlex.split(command),
-        # partial parsing has been seen to keep stale unit tests after a YAML edit; a
-        # full parse costs a few seconds a night
-        "--no-partial-parse",
+        # Partial parsing has been seen to keep stale unit tests after a YAML edit, so it is
+        # used only when no project file changed since the last parse in this target path
+        # (the nightly case); otherwise dbt parses everything, a few seconds.
+        "--partial-parse"
+        if _parse_is_current(project_dir, target_path, vars)
+        else "--no-partial-parse",
         "--project-dir",
         str(project_dir),
         "--profiles-dir",
@@ -169,6 +173,8 @@ def run_dbt(
             )
         )
 
+    if target_path is not None and outcome.exception is None:
+        _record_parse(project_dir, target_path, vars)
     return DbtRunResult(
         success=bool(outcome.success) and not failures,
         command=command,
@@ -177,6 +183,49 @@ def run_dbt(
         skipped=skipped,
         nodes_run=nodes_run,
     )
+
+
+PARSE_DIGEST = "skm_etl_parsed_project.sha256"
+# what dbt reads to parse the project; its own target/ and logs/ are not part of it
+_PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests", "seeds")
+
+
+def _project_digest(project_dir: Path, vars: dict[str, Any] | None) -> str:
+    """Hash every file dbt parses, with dbt's version and the vars of the run."""
+    from dbt.version import __version__ as dbt_version
+
+    digest = hashlib.sha256(f"{dbt_version}\n{json.dumps(vars or {}, sort_keys=True)}".encode())
+    for part in _PROJECT_PARTS:
+        root = project_dir / part
+        paths = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for path in paths:
+            if path.is_file():
+                digest.update(str(path.relative_to(project_dir)).encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _parse_is_current(
+    project_dir: Path, target_path: Path | None, vars: dict[str, Any] | None
+) -> bool:
+    """Tell whether dbt's saved parse in target_path is of these very project files.
+
+    When it is not, the saved parse is removed, so dbt cannot reuse any of it.
+    """
+    if target_path is None:
+        return False
+    target = Path(target_path) / "target"
+    saved = target / PARSE_DIGEST
+    current = saved.is_file() and saved.read_text() == _project_digest(project_dir, vars)
+    if not current:
+        (target / "partial_parse.msgpack").unlink(missing_ok=True)
+    return current
+
+
+def _record_parse(project_dir: Path, target_path: Path, vars: dict[str, Any] | None) -> None:
+    target = Path(target_path) / "target"
+    if (target / "partial_parse.msgpack").is_file():
+        (target / PARSE_DIGEST).write_text(_project_digest(project_dir, vars))
 
 
 def _node_results(result: Any) -> list[Any]:

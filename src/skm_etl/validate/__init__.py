@@ -8,16 +8,20 @@ from skm_etl.validate.gx_runner import (
     DEFAULT_SUITE_PATH,
     FAILURE_SCHEMA,
     OCCURRENCE_COLUMN,
+    BatchReport,
     ValidationError,
     ValidationOutcome,
     validate_responses,
+    write_data_docs,
 )
 
 __all__ = [
     "DEFAULT_SUITE_PATH",
+    "BatchReport",
     "FAILURE_SCHEMA",
     "OCCURRENCE_COLUMN",
     "ValidationError",
     "ValidationOutcome",
     "validate_responses",
+    "write_data_docs",
 ]

@@ -25,6 +25,7 @@ guessing which rows are good.
 
 from __future__ import annotations
 
+import html
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from skm_etl.validate import native
 from skm_etl.validate.outcome import (
     FAILURE_SCHEMA,
     ValidationError,
@@ -74,6 +76,7 @@ def validate_responses(
     data_docs_dir: Path | None = None,
     batch_name: str = "batch",
     suite_path: Path = DEFAULT_SUITE_PATH,
+    engine: str = "auto",
 ) -> ValidationOutcome:
     """Validate a normalised response frame (plus `response_key`) against the suite.
 
@@ -84,9 +87,15 @@ def validate_responses(
     holding one validation result per `batch_name` (a later run of the same name replaces
     it), and returns its index.html.
 
+    `engine`: "auto" evaluates the suite with `native` (Polars, GX's semantics) when it
+    holds only expectation types that module knows, else with GX; "gx" always uses GX,
+    chunk by chunk. The Data Docs site is written by GX either way.
+
     Raises `ValidationError` when the frame lacks required columns or GX cannot run; the
     message is meant for `ops.rejected_files`.
     """
+    if engine not in ("auto", "gx"):
+        raise ValueError(f"engine must be 'auto' or 'gx', got {engine!r}")
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     suite = load_suite(suite_path)
@@ -102,7 +111,147 @@ def validate_responses(
     reason_parameters = {"scale": scale, "survey_year": survey_year}
     prepared = mark_repeated_keys(frame)
 
-    session = _GxSession(suite, data_docs_dir=data_docs_dir)
+    session: _GxSession | None = None
+    first_meta: dict[str, Any] | None = None
+    if engine == "auto" and native.supports(suite):
+        tallies, table_result = _native_tallies(prepared, suite, expectation_parameters)
+    else:
+        session = _session(suite, data_docs_dir)
+        tallies, table_result, first_meta = _gx_tallies(
+            session, suite, prepared, expectation_parameters, chunk_rows
+        )
+
+    failures = _failures(prepared, tallies, reason_parameters)
+    success = all(t.success for t in tallies.values()) and (
+        table_result is None or bool(table_result.success)
+    )
+    report = BatchReport(
+        name=batch_name,
+        suite=suite,
+        success=success,
+        tallies={rule: tally.summary() for rule, tally in tallies.items()},
+        table_result=table_result,
+        failures_shown=failures.select("source_row", "value", "rule_position")
+        .group_by("rule_position", maintain_order=True)
+        .head(PARTIAL_ROWS),
+        meta=first_meta,
+        parameters={
+            "scale": scale,
+            "survey_year": survey_year,
+            "known_layanan_codes": len(expectation_parameters["known_layanan_codes"]),
+            "submitted_at_max": expectation_parameters["submitted_at_max"].isoformat(),
+            "rows": prepared.height,
+            "chunk_rows": chunk_rows,
+        },
+    )
+    data_docs_index = None
+    if data_docs_dir is not None:
+        data_docs_index = write_data_docs(data_docs_dir, batch_name, [report])
+    return ValidationOutcome(
+        failures=failures.drop("rule_position"),
+        expectations_evaluated=len(suite.rules),
+        success=success,
+        data_docs_index=data_docs_index,
+        report=report,
+    )
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What Data Docs show of one validated batch, kept small so a run can hold hundreds.
+
+    `validate_responses` returns one in `ValidationOutcome.report`; `write_data_docs`
+    turns one or many into a page.
+    """
+
+    name: str
+    suite: SuiteFile
+    success: bool
+    tallies: dict[Rule, _Tally]  # counts only, without failing positions
+    table_result: Any
+    failures_shown: pl.DataFrame  # source_row, value, rule_position: the first rows per rule
+    meta: dict[str, Any] | None
+    parameters: dict[str, Any]
+
+
+def write_data_docs(data_docs_dir: Path, batch_name: str, reports: list[BatchReport]) -> Path:
+    """Write one Data Docs result for `batch_name` from batch reports; build its page and the index.
+
+    With one report this is the page `validate_responses(data_docs_dir=...)` writes. With
+    many (a run's files), counts are summed per expectation, the batch succeeds when every
+    file did, and each shown failing row is named `file:row`. Building a page costs a
+    fraction of a second and the index reads every stored result, so a run writes one
+    page for all its files rather than one per file.
+
+    Raises `ValidationError` when GX cannot write the site.
+    """
+    if not reports:
+        raise ValueError("write_data_docs needs at least one batch report")
+    first = reports[0]
+    session = _session(first.suite, data_docs_dir)
+    if len(reports) == 1:
+        tallies, table_result = first.tallies, first.table_result
+        failures, parameters = first.failures_shown, first.parameters
+    else:
+        tallies = {}
+        for report in reports:
+            for rule, tally in report.tallies.items():
+                tallies[rule] = tallies[rule].merged(tally) if rule in tallies else tally
+        tables = [r.table_result for r in reports if r.table_result is not None]
+        table_result = next((t for t in tables if not t.success), tables[0] if tables else None)
+        failures = (
+            pl.concat(
+                [
+                    r.failures_shown.select(
+                        pl.format("{}:{}", pl.lit(_html_text(r.name)), "source_row").alias(
+                            "source_row"
+                        ),
+                        "value",
+                        "rule_position",
+                    )
+                    for r in reports
+                ]
+            )
+            .group_by("rule_position", maintain_order=True)
+            .head(PARTIAL_ROWS)
+        )
+        parameters = {
+            **{k: v for k, v in first.parameters.items() if k not in ("rows", "survey_year")},
+            "batches": len(reports),
+            "rows": sum(int(r.parameters.get("rows", 0)) for r in reports),
+            "survey_years": sorted({r.parameters.get("survey_year") for r in reports} - {None}),
+        }
+    return session.write_data_docs(
+        batch_name=batch_name,
+        success=all(r.success for r in reports),
+        tallies=tallies,
+        table_result=table_result,
+        failures=failures,
+        meta=first.meta or _native_meta(),
+        parameters=parameters,
+    )
+
+
+def mark_repeated_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add `response_key_occurrence`: 1 for a key's first row in frame order, 2, 3 … after."""
+    key = pl.col("response_key")
+    # Numbering within each key is a group-by over millions of keys; repeats are rare, so
+    # the cheaper is_first_distinct() decides whether it is needed at all.
+    has_repeats = not frame.select((key.is_first_distinct() | key.is_null()).all()).item()
+    occurrence = pl.int_range(pl.len()).over(key) + 1 if has_repeats else pl.lit(1)
+    return frame.with_columns(
+        pl.when(key.is_not_null()).then(occurrence.cast(pl.Int64)).alias(OCCURRENCE_COLUMN),
+    )
+
+
+def _gx_tallies(
+    session: _GxSession,
+    suite: SuiteFile,
+    prepared: pl.DataFrame,
+    expectation_parameters: dict[str, Any],
+    chunk_rows: int,
+) -> tuple[dict[Rule, _Tally], Any, dict[str, Any] | None]:
+    """Run GX chunk by chunk; sum each expectation's counts and failing positions."""
     tallies: dict[Rule, _Tally] = {}
     first_meta: dict[str, Any] | None = None
     table_result: Any = None
@@ -121,59 +270,95 @@ def validate_responses(
                 continue
             tally = tallies.setdefault(rule, _Tally(config=config))
             tally.add(expectation_result.success, expectation_result.result)
+    return tallies, table_result, first_meta
 
-    failures = _failures(prepared, tallies, reason_parameters)
-    success = all(t.success for t in tallies.values()) and (
-        table_result is None or bool(table_result.success)
-    )
-    data_docs_index = None
-    if data_docs_dir is not None:
-        data_docs_index = session.write_data_docs(
-            batch_name=batch_name,
-            success=success,
-            tallies=tallies,
-            table_result=table_result,
-            failures=failures,
-            meta=first_meta or {},
-            parameters={
-                "scale": scale,
-                "survey_year": survey_year,
-                "known_layanan_codes": len(expectation_parameters["known_layanan_codes"]),
-                "submitted_at_max": expectation_parameters["submitted_at_max"].isoformat(),
-                "rows": prepared.height,
-                "chunk_rows": chunk_rows,
-            },
+
+def _native_tallies(
+    prepared: pl.DataFrame, suite: SuiteFile, expectation_parameters: dict[str, Any]
+) -> tuple[dict[Rule, _Tally], Any]:
+    """Evaluate the suite with `native` in one pass; the same tallies GX would give."""
+    try:
+        results = native.evaluate(prepared, suite, expectation_parameters)
+    except native.NativeEvaluationError as error:
+        raise ValidationError(
+            "validasi gagal dijalankan / validation could not run: "
+            f"{error.rule.type} ({error.rule.column}): {error}; "
+            "laporkan ke tim data / report this to the data team"
+        ) from error
+    tallies: dict[Rule, _Tally] = {}
+    table_result = None
+    for result in results:
+        if result.rule.column is None:
+            table_result = result
+            continue
+        tally = _Tally(
+            config=None,
+            kwargs=result.kwargs,
+            success=result.success,
+            element_count=result.element_count,
+            missing_count=result.missing_count,
+            unexpected_count=result.unexpected_count,
         )
-    return ValidationOutcome(
-        failures=failures.drop("rule_position"),
-        expectations_evaluated=len(suite.rules),
-        success=success,
-        data_docs_index=data_docs_index,
-    )
+        if result.positions.len():
+            tally.positions.append(result.positions)
+        tallies[result.rule] = tally
+    return tallies, table_result
 
 
-def mark_repeated_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add `response_key_occurrence`: 1 for a key's first row in frame order, 2, 3 … after."""
-    key = pl.col("response_key")
-    # Numbering within each key is a group-by over millions of keys; repeats are rare, so
-    # the cheaper is_first_distinct() decides whether it is needed at all.
-    has_repeats = not frame.select((key.is_first_distinct() | key.is_null()).all()).item()
-    occurrence = pl.int_range(pl.len()).over(key) + 1 if has_repeats else pl.lit(1)
-    return frame.with_columns(
-        pl.when(key.is_not_null()).then(occurrence.cast(pl.Int64)).alias(OCCURRENCE_COLUMN),
-    )
+_SESSIONS: dict[tuple[str, int, str | None], _GxSession] = {}
+_SESSIONS_KEPT = 4
+
+
+def _session(suite: SuiteFile, data_docs_dir: Path | None) -> _GxSession:
+    """Return the GX session of this suite file and Data Docs folder, built once per process.
+
+    Building a GX context costs about half a second; a run validates hundreds of files.
+    """
+    path = Path(suite.path).resolve()
+    site = str(Path(data_docs_dir).resolve()) if data_docs_dir is not None else None
+    key = (str(path), path.stat().st_mtime_ns, site)
+    session = _SESSIONS.get(key)
+    if session is None:
+        session = _GxSession(suite, data_docs_dir=data_docs_dir)
+        if len(_SESSIONS) >= _SESSIONS_KEPT:
+            _SESSIONS.pop(next(iter(_SESSIONS)))
+        _SESSIONS[key] = session
+    return session
 
 
 @dataclass
 class _Tally:
     """One expectation's counts summed over chunks, for the Data Docs result."""
 
-    config: Any  # GX ExpectationConfiguration with the parameters filled in
+    config: Any  # GX ExpectationConfiguration with the parameters filled in (GX engine)
+    kwargs: dict[str, Any] | None = None  # the filled-in kwargs (native engine)
     success: bool = True
     element_count: int = 0
     missing_count: int = 0
     unexpected_count: int = 0
     positions: list[pl.Series] = field(default_factory=list)  # frame positions per chunk
+
+    def summary(self) -> _Tally:
+        """The counts without the failing positions, for a batch report."""
+        return _Tally(
+            config=self.config,
+            kwargs=self.kwargs,
+            success=self.success,
+            element_count=self.element_count,
+            missing_count=self.missing_count,
+            unexpected_count=self.unexpected_count,
+        )
+
+    def merged(self, other: _Tally) -> _Tally:
+        """The counts of two batches together."""
+        return _Tally(
+            config=self.config or other.config,
+            kwargs=self.kwargs or other.kwargs,
+            success=self.success and other.success,
+            element_count=self.element_count + other.element_count,
+            missing_count=self.missing_count + other.missing_count,
+            unexpected_count=self.unexpected_count + other.unexpected_count,
+        )
 
     def add(self, success: bool, result: dict[str, Any]) -> None:
         self.success = self.success and bool(success)
@@ -396,13 +581,19 @@ class _GxSession:
             if key.batch_identifier == batch_identifier:
                 store.remove_key(key)
 
+        if isinstance(table_result, native.RuleResult):
+            table_result = ExpectationValidationResult(
+                success=table_result.success,
+                expectation_config=_configuration(table_result.rule, table_result.kwargs),
+                result={"observed_value": table_result.observed_value},
+            )
         results = [table_result] if table_result is not None else []
         for rule, tally in sorted(tallies.items(), key=lambda item: item[0].position):
             shown = failures.filter(pl.col("rule_position") == rule.position).head(PARTIAL_ROWS)
             results.append(
                 ExpectationValidationResult(
                     success=tally.success,
-                    expectation_config=tally.config,
+                    expectation_config=tally.config or _configuration(rule, tally.kwargs or {}),
                     result=_merged_result(rule, tally, shown),
                     exception_info={
                         "raised_exception": False,
@@ -428,7 +619,7 @@ class _GxSession:
                 **meta,
                 "run_id": run_id,
                 "validation_time": run_id.run_time,
-                "batch_name": batch_name,
+                "batch_name": _html_text(batch_name),
                 "skm_etl_parameters": parameters,
             },
         )
@@ -447,10 +638,37 @@ class _GxSession:
         return self.site_dir / "index.html"
 
 
+def _configuration(rule: Rule, kwargs: dict[str, Any]) -> Any:
+    """Build the GX configuration of an expectation evaluated natively, for Data Docs."""
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    return ExpectationConfiguration(type=rule.type, kwargs=kwargs, meta={"reason": rule.reason})
+
+
+def _native_meta() -> dict[str, Any]:
+    """The result metadata GX would record for a batch evaluated natively."""
+    import great_expectations as gx
+
+    return {
+        "great_expectations_version": gx.__version__,
+        "batch_spec": {"batch_data": "PolarsDataFrame", "engine": "skm_etl.validate.native"},
+        "active_batch_definition": {
+            "datasource_name": "skm_etl",
+            "data_connector_name": "fluent",
+            "data_asset_name": "responses",
+            "batch_identifiers": {},
+        },
+    }
+
+
 def _merged_result(rule: Rule, tally: _Tally, shown: pl.DataFrame) -> dict[str, Any]:
     """Build a GX result dict for Data Docs: totals of all chunks, the first failing rows."""
     nonmissing = tally.element_count - tally.missing_count
-    values = shown["value"].to_list()
+    # GX's Data Docs templates put these values into the page unescaped, and they are what
+    # a unit's admin or a respondent typed (an unknown layanan): escape them here.
+    values = [_html_text(value) for value in shown["value"].to_list()]
     # Data Docs draw the "value, count, source_row" table from these three keys.
     shown_rows = [
         {rule.value_column or rule.column: value, "source_row": source_row}
@@ -471,6 +689,11 @@ def _merged_result(rule: Rule, tally: _Tally, shown: pl.DataFrame) -> dict[str, 
         "unexpected_index_list": shown_rows,
         "unexpected_index_column_names": ["source_row"],
     }
+
+
+def _html_text(value: Any) -> Any:
+    """Escape text for the Data Docs page; numbers and nulls stay as they are."""
+    return html.escape(value, quote=True) if isinstance(value, str) else value
 
 
 def _percent(part: int, whole: int) -> float | None:

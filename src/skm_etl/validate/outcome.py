@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -37,3 +38,5 @@ class ValidationOutcome:
     expectations_evaluated: int
     success: bool
     data_docs_index: Path | None = None
+    # a gx_runner.BatchReport: what `write_data_docs` needs to show this batch later
+    report: Any = None

@@ -60,6 +60,8 @@ UNREAD_PREFIXES = (
     "alamat email",
     "alamat",
 )
+# the unread columns that hold personal data, blanked too when a respondent is erased
+PERSONAL_UNREAD_PREFIXES = ("email", "email address", "alamat email", "alamat")
 # "Nama Instansi/perusahaan" is not the respondent's name
 NAME_EXCLUDED_WORDS = ("instansi", "perusahaan", "usaha", "lembaga", "layanan", "pelayanan", "unit")
 

@@ -26,6 +26,7 @@ from skm_etl.sources.google_forms.constants import (
     EXPECTED_ROLES,
     GRID_STATEMENT,
     NAME_EXCLUDED_WORDS,
+    PERSONAL_UNREAD_PREFIXES,
     QUESTION_NUMBER,
     REQUIRED_ROLES,
     ROLE_PREFIXES,
@@ -117,6 +118,34 @@ def read_google_forms(
         rows_read=responses.height,
         warnings=warnings,
     )
+
+
+@dataclass(frozen=True)
+class PersonalCells:
+    """Where an export keeps personal data: its sheet, title row and columns (0-based)."""
+
+    sheet_name: str
+    is_excel: bool
+    header_index: int
+    columns: tuple[int, ...]
+
+
+def personal_cells(path: Path) -> PersonalCells:
+    """Locate the columns of a Google Forms export that hold personal data.
+
+    Names and phone numbers (every phone column, not only the one that is read) and the
+    e-mail and address columns the reader skips. Used to blank a respondent's cells when
+    their data is erased (skm_etl.privacy). Raises SourceFileError like the reader.
+    """
+    sheet = read_sheets(path)[0]
+    header_index = _header_index(sheet, path.name)
+    columns = tuple(
+        int(column.cell[1:])
+        for column in _columns(sheet, header_index)
+        if _role(column) in PERSONAL_ROLES
+        or nz.starts_with_phrase(column.key, PERSONAL_UNREAD_PREFIXES)
+    )
+    return PersonalCells(sheet.name, sheet.is_excel, header_index, columns)
 
 
 def _header_index(sheet: Sheet, name: str) -> int:

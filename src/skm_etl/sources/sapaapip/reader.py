@@ -17,7 +17,6 @@ from skm_etl.reference.model import (
     SEX,
     Item,
     Reference,
-    text_key,
     text_key_expr,
 )
 from skm_etl.sources import normalize as nz
@@ -252,7 +251,7 @@ def _check_group(item: Item, group: str, number: int, row: int, name: str) -> No
     match = re.match(UNSUR_GROUP, group)
     if match is None or item.block != BLOCK_UNSUR:
         return
-    if text_key(item.unsur_code or "").replace(" ", "") == group.replace(" ", ""):
+    if nz.header_key(item.unsur_code).replace(" ", "") == group.replace(" ", ""):
         return
     raise file_error(
         f"pertanyaan {number} ada di bawah {group.upper()} di baris {row} file {name}, "
@@ -277,7 +276,11 @@ def _metadata(sheet: Sheet, name: str) -> tuple[str, int]:
     tabulations pasted into one file, which is rejected rather than guessed.
     """
     line = pl.concat_str(sheet.cell_columns, separator=" ", ignore_nulls=True)
-    lines = sheet.frame.select(pl.col(ROW), line.alias("line"))
+    # a line whose first cell starts with a digit (a data row) cannot start with a label
+    first_cell = pl.coalesce(sheet.cell_columns) if sheet.cell_columns else pl.lit(None)
+    lines = sheet.frame.filter(~first_cell.str.contains(r"^[0-9]").fill_null(False)).select(
+        pl.col(ROW), line.alias("line")
+    )
     years = _labelled_values(lines, YEAR_LABELS).with_columns(
         pl.col("value").str.extract(r"\b((?:19|20|21)\d{2})\b", 1).cast(pl.Int32)
     )
@@ -335,41 +338,68 @@ def _split_rows(sheet: Sheet, layout: Layout) -> tuple[pl.DataFrame, list[int]]:
     answer_cells = score_cells + [layout.columns[c] for c in DEMOGRAPHIC_COLUMNS]
     layanan_cell = layout.columns["layanan"]
     prefixes = "|".join(re.escape(p) for p in NON_DATA_PREFIXES)
+    # Only the first cell of a row that does not start with a digit can begin a metadata
+    # or title line; data rows start with their number or time, all distinct, so they are
+    # left out of the text keys.
+    first_cell = body.select(pl.coalesce(cells)).to_series()
+    starts_with_word = pl.when(~first_cell.str.contains(r"^[0-9]").fill_null(False)).then(
+        first_cell
+    )
     keys = body.select(
         nz.by_distinct(body[layanan_cell], text_key_expr, pl.Utf8()).alias("__layanan"),
         nz.by_distinct(body[score_cells[0]], text_key_expr, pl.Utf8()).alias("__first_score"),
-        nz.by_distinct(body.select(pl.coalesce(cells)).to_series(), text_key_expr, pl.Utf8()).alias(
-            "__first_cell"
-        ),
+        nz.by_distinct(
+            pl.select(starts_with_word.alias("first")).to_series(), text_key_expr, pl.Utf8()
+        ).alias("__first_cell"),
+        *_rows_without_layanan(body, layout, score_cells, layanan_cell),
     )
     body = pl.concat([body, keys], how="horizontal")
 
     blank = pl.all_horizontal(pl.col(c).is_null() for c in cells)
-    number_row = pl.all_horizontal(
-        (pl.col(c).str.extract(INTEGER_PATTERN, 1) == str(layout.numbers[c])).fill_null(False)
-        for c in score_cells
-    )
     header_repeat = (
         pl.col("__layanan").is_in(list(COLUMN_VARIANTS["layanan"])).fill_null(False)
         | pl.col("__first_score").str.contains(UNSUR_GROUP).fill_null(False)
-        | (number_row & pl.col(layanan_cell).is_null())
+        | pl.col("__number_row")
     )
     metadata = pl.col("__first_cell").str.contains(rf"^(?:{prefixes})\b").fill_null(False)
     answered = pl.any_horizontal(pl.col(c).is_not_null() for c in answer_cells)
-    is_footer = pl.lit(False)
-    if "no" in layout.columns:
-        no = pl.col(layout.columns["no"])
-        is_footer = (
-            no.is_not_null()
-            & ~no.str.contains(INTEGER_PATTERN).fill_null(False)
-            & pl.col(layanan_cell).is_null()
-        )
+    is_footer = pl.col("__footer")
     silent = blank | header_repeat | metadata
     keep = ~silent & answered & ~is_footer
     flagged = body.with_columns(silent.alias("__silent"), keep.alias("__keep"))
     skipped = flagged.filter(~pl.col("__silent") & ~pl.col("__keep"))[ROW].to_list()
     data = flagged.filter(pl.col("__keep")).select(ROW, *cells)
     return data, skipped
+
+
+def _rows_without_layanan(
+    body: pl.DataFrame, layout: Layout, score_cells: list[str], layanan_cell: str
+) -> tuple[pl.Series, pl.Series]:
+    """Flag repeated question-number rows and footers, which have no layanan.
+
+    Both checks read every score cell with a pattern, so they run only on the few rows
+    without a layanan; every other row gets False.
+    """
+    missing = body[layanan_cell].is_null()
+    positions = missing.arg_true()
+    rows = body.filter(missing)
+    number_row = rows.select(
+        pl.all_horizontal(
+            (pl.col(c).str.extract(INTEGER_PATTERN, 1) == str(layout.numbers[c])).fill_null(False)
+            for c in score_cells
+        )
+    ).to_series()
+    footer = pl.repeat(False, rows.height, eager=True)
+    if "no" in layout.columns:
+        no = pl.col(layout.columns["no"])
+        footer = rows.select(
+            no.is_not_null() & ~no.str.contains(INTEGER_PATTERN).fill_null(False)
+        ).to_series()
+    flags = []
+    for name, values in (("__number_row", number_row), ("__footer", footer)):
+        everywhere = pl.repeat(False, body.height, eager=True).alias(name)
+        flags.append(everywhere.scatter(positions, values) if positions.len() else everywhere)
+    return flags[0], flags[1]
 
 
 def _fields(
@@ -394,10 +424,14 @@ def _fields(
         fields["submitted_at"] = nz.submitted_at(
             cells("submitted_at"), day_first=True, excel_serial=excel_serial
         )
-    scale = ref.questionnaire.scale
-    for code, cell in layout.items.items():
-        item = ref.questionnaire.item(code)
-        fields[code] = nz.score_from_number(
-            data[cell], scale, blank_is_issue=item.block in BLANK_IS_ISSUE_BLOCKS
+    fields.update(
+        nz.scores_from_numbers(
+            data.select(pl.col(cell).alias(code) for code, cell in layout.items.items()),
+            ref.questionnaire.scale,
+            blank_is_issue={
+                code: ref.questionnaire.item(code).block in BLANK_IS_ISSUE_BLOCKS
+                for code in layout.items
+            },
         )
+    )
     return fields

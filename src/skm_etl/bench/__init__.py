@@ -1,0 +1,1 @@
+"""Scale benchmark: synthetic national data and a timed run against a DuckDB baseline."""

@@ -1,0 +1,94 @@
+"""The scale benchmark: a deterministic national generator and a bench run end to end.
+
+No timing is asserted (the machine is shared): the bench must run, print its JSON line,
+load what it generated, and reject exactly the rows generated invalid, with a reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from skm_etl.bench.generate import generate, registry
+from skm_etl.bench.run import bench_command
+
+RESPONSES = 2_000
+KEYS = ("responses", "pipeline_s", "fixed_s", "baseline_s", "ratio", "peak_rss_mb")
+
+
+def digests(root: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_the_same_seed_gives_the_same_bytes_and_another_seed_other_answers(tmp_path: Path):
+    first = generate(tmp_path / "a", 900, units=6)
+    second = generate(tmp_path / "b", 900, units=6)
+    other = generate(tmp_path / "c", 900, units=6, seed=1)
+
+    assert digests(first.root) == digests(second.root)
+    assert any(p.suffix == ".xlsx" for p in first.files), "small data sets include XLSX"
+    assert any(p.parent.name == "forms" for p in first.files), "and Google Forms exports"
+    assert (other.root / "baseline.csv").read_bytes() != (first.root / "baseline.csv").read_bytes()
+
+
+def test_the_generator_writes_what_it_counts(tmp_path: Path):
+    made = generate(tmp_path / "g", 1_200, units=4)
+    baseline = list(csv.DictReader((made.root / "baseline.csv").open(encoding="utf-8")))
+    invalid = list(csv.DictReader(made.invalid_csv.open(encoding="utf-8")))
+
+    assert made.responses == 1_200
+    assert len(baseline) == made.responses - made.invalid
+    assert len(invalid) == made.invalid
+    assert {row["kind"] for row in invalid} == {
+        "score_out_of_range",
+        "age_implausible",
+        "age_not_a_number",
+        "unknown_layanan",
+    }
+    assert all(1 <= int(row[f"q{n}"]) <= 6 for row in baseline for n in range(1, 12))
+    registered = {u.code for u in registry()}
+    assert {row["unit_code"] for row in baseline} <= registered
+    assert len(registered) == 76
+
+
+@pytest.mark.slow
+def test_a_small_bench_prints_its_json_and_rejects_exactly_the_invalid_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    status = bench_command(RESPONSES, str(tmp_path), True, None, prefect=False, fixed_runs=1)
+
+    lines = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert status == 0, "\n".join(lines[-25:])
+    assert set(KEYS) <= set(result)
+    assert result["responses"] == RESPONSES
+    assert result["ratio"] > 0
+    assert all(math.isfinite(result[key]) and result[key] > 0 for key in KEYS)
+    assert result["max_ikm_difference"] == 0.0, "the marts agree with the DuckDB baseline"
+
+    full = tmp_path / "full"
+    expected = {
+        (row["file"], int(row["source_row"]))
+        for row in csv.DictReader((full / "invalid_rows.csv").open(encoding="utf-8"))
+    }
+    con = duckdb.connect(str(full / "warehouse" / ".skm-etl" / "store.duckdb"), read_only=True)
+    try:
+        rejected = con.execute(
+            "select source_file, source_row, min(reason) from ops.rejected_rows group by all"
+        ).fetchall()
+        loaded = con.execute("select count(*) from raw.responses").fetchone()[0]
+    finally:
+        con.close()
+    assert {(f, r) for f, r, _ in rejected} == expected
+    assert all(reason for _, _, reason in rejected)
+    assert loaded == RESPONSES - len(expected)
