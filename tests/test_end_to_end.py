@@ -204,3 +204,38 @@ def test_bad_rows_are_rejected_with_a_reason_and_the_rest_is_published(
         assert (
             con.execute("select sum(respondents_counted) from marts.skm_unit").fetchone()[0] == 12
         )
+
+
+def store_counts(config: Path) -> tuple[int, int]:
+    store = config.parent / "warehouse" / ".skm-etl" / "store.duckdb"
+    with duckdb.connect(str(store), read_only=True) as con:
+        return con.execute(
+            "select count(*), count(distinct response_key) from raw.responses"
+        ).fetchone()
+
+
+def test_a_rebuild_or_a_backfill_from_the_archive_gives_identical_marts(make_deployment) -> None:
+    config = make_deployment(
+        inbox=[SAPAAPIP_XLSX], forms=[(GOOGLE_FORMS_CSV, "Balai POM di Kota Contoh", 2025)]
+    )
+    assert run(config).exit_code == 0
+    before, counts = marts_snapshot(config), store_counts(config)
+    # The inbox is emptied: everything must come back from the archive.
+    for path in (config.parent / "inbox").iterdir():
+        path.unlink()
+    full = nightly(config_path=str(config), replay=True, return_state=True).result(
+        raise_on_failure=False
+    )
+    assert full.exit_code == 0, full.render()
+    assert {f.status for f in full.files} == {"loaded"} and len(full.files) == 2
+    assert marts_snapshot(config) == before and store_counts(config) == counts
+    one_unit = nightly(
+        config_path=str(config),
+        replay=True,
+        replay_year=2025,
+        replay_unit="Balai POM di Kota Contoh",
+        return_state=True,
+    ).result(raise_on_failure=False)
+    assert one_unit.exit_code == 0, one_unit.render()
+    assert [f.source_file for f in one_unit.files] == ["1_google_forms_example.csv"]
+    assert marts_snapshot(config) == before and store_counts(config) == counts

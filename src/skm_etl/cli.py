@@ -85,12 +85,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-prefect", action="store_true", help="skip measuring Prefect's overhead"
     )
 
+    rebuild = commands.add_parser(
+        "rebuild", help="reload archived files (all, or one year / unit) and rebuild the marts"
+    )
+    rebuild.add_argument("--config", required=True, help="the YAML config file (SPEC §8)")
+    rebuild.add_argument("--year", type=int, default=None, help="only this survey year (backfill)")
+    rebuild.add_argument("--unit", default=None, help="only this unit, by name or code (backfill)")
+    rebuild.add_argument("--wait", type=float, default=0.0, metavar="SECONDS")
+
     docs = commands.add_parser("docs", help="build the dbt docs site of the marts for analysts")
     docs.add_argument("--config", required=True)
 
     args = parser.parse_args(argv)
     if args.command == "run":
         return _run(args.config, args.wait)
+    if args.command == "rebuild":
+        return _run(args.config, args.wait, replay=(True, args.year, args.unit))
     if args.command == "docs":
         return _docs(args.config)
     if args.command == "report":
@@ -119,11 +129,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def _run(config: str, wait_s: float) -> int:
+def _run(
+    config: str, wait_s: float, replay: tuple[bool, int | None, str | None] = (False, None, None)
+) -> int:
     from flows.nightly import nightly
     from skm_etl.pipeline import EXIT_FAILED, RunSummary
 
-    state = nightly(config_path=config, wait_for_lock_s=wait_s, return_state=True)
+    state = nightly(
+        config_path=config,
+        wait_for_lock_s=wait_s,
+        replay=replay[0],
+        replay_year=replay[1],
+        replay_unit=replay[2],
+        return_state=True,
+    )
     summary = state.result(raise_on_failure=False)
     if not isinstance(summary, RunSummary):
         print(f"skm-etl: the run failed before it could report: {summary}", file=sys.stderr)

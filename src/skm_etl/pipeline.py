@@ -45,6 +45,11 @@ class SourceFile:
     origin: str
     unit: str | None = None
     year: int | None = None
+    name: str | None = None  # the original file name, when replayed from the archive
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.path.name
 
 
 @dataclass
@@ -177,7 +182,7 @@ def process_file(
 def _process(
     con, settings: Settings, prepared: Prepared, source: SourceFile, run_id: str
 ) -> FileOutcome:
-    name = source.path.name
+    name = source.display_name
     outcome = FileOutcome(source_file=name, origin=source.origin, status="rejected")
     started = dt.datetime.now()
     if not source.path.is_file():
@@ -313,7 +318,7 @@ def _reject(
     warehouse.record_rejected_file(
         con,
         run_id=run_id,
-        source_file=source.path.name,
+        source_file=source.display_name,
         source_path=str(source.path),
         source_sha256=sha,
         source_kind=source.kind,
@@ -583,3 +588,90 @@ def build_docs(settings: Settings) -> Path:
     target = site / "index.html"
     shutil.copyfile(settings.work_dir / "dbt_docs_build" / "target" / "static_index.html", target)
     return target
+
+
+def replay_sources(settings: Settings, *, year: int | None, unit: str | None) -> list[SourceFile]:
+    """Take the archived files of loaded batches out of the store, to load them again.
+
+    For a backfill of one year or unit, or (no filter) a full rebuild: the batches'
+    responses and personal rows are deleted and their files come back from the archive
+    by sha256, with the unit and year they were loaded under. Loading them again gives
+    the same response keys, so the marts come out as they were (or as the current
+    questionnaire, catalogue and method now make them).
+    """
+    con = warehouse.open_store(settings.store)
+    try:
+        batches = con.execute(
+            """
+            select distinct source_sha256, source_kind, source_file, unit_name, survey_year
+            from ops.load_batches
+            -- 'replayed' too: a replay that died half way can be run again
+            where status in ('loaded', 'replayed')
+              and (cast(? as integer) is null or survey_year = ?)
+              and (cast(? as varchar) is null or lower(unit_name) = lower(?) or unit_code = ?)
+            order by source_file
+            """,
+            [year, year, unit, unit, unit],
+        ).fetchall()
+        if not batches:
+            raise ConfigError(
+                "tidak ada file yang pernah dimuat untuk pilihan ini / no loaded file matches "
+                f"year={year} unit={unit!r}; see ops.load_batches"
+            )
+        sources: list[SourceFile] = []
+        missing: list[str] = []
+        for sha, kind, source_file, unit_name, survey_year in batches:
+            found = sorted((settings.archive_dir / kind / sha[:2]).glob(f"{sha}.*"))
+            found = [p for p in found if p.suffix.lower() in READABLE_SUFFIXES]
+            if not found:
+                missing.append(f"{source_file} ({sha[:12]}…)")
+                continue
+            declared = kind == "google_forms"
+            sources.append(
+                SourceFile(
+                    found[0],
+                    kind,
+                    "archive",
+                    unit_name if declared else None,
+                    survey_year if declared else None,
+                    name=source_file,
+                )
+            )
+        if missing:
+            raise ConfigError(
+                "file arsip hilang / archived file(s) missing, nothing was changed: "
+                + ", ".join(missing)
+            )
+        shas = [b[0] for b in batches]
+        con.execute("begin transaction")
+        try:
+            con.execute(
+                """
+                delete from raw.respondent_personal where response_key in (
+                    select r.response_key from raw.responses as r
+                    join ops.load_batches as b on b.batch_id = r.batch_id
+                    where b.source_sha256 in (select unnest(?::varchar[]))
+                )
+                """,
+                [shas],
+            )
+            con.execute(
+                """
+                delete from raw.responses where batch_id in (
+                    select batch_id from ops.load_batches where source_sha256 in (select unnest(?::varchar[]))
+                )
+                """,
+                [shas],
+            )
+            con.execute(
+                "update ops.load_batches set status = 'replayed' "
+                "where source_sha256 in (select unnest(?::varchar[]))",
+                [shas],
+            )
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        return sources
+    finally:
+        con.close()
