@@ -306,6 +306,8 @@ class _Writer:
             "inbox: inbox/",
             "units: units.csv",
             "method: {counting: all, scale: 6}",
+            # national volumes: the suite's column checks evaluated natively (GX semantics)
+            "validation: {engine: auto}",
             "validation: {engine: auto}  # national volumes: the suite's checks in one Polars pass",
             "surveys:",
             *(f"  - {{year: {y}, start: {y}-01-01, end: {y}-12-31}}" for y in years),
