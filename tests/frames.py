@@ -6,23 +6,9 @@ import datetime as dt
 
 import polars as pl
 
-SCHEMA: dict[str, pl.DataType] = {
-    "source_row": pl.Int64,
-    "unit_name": pl.Utf8,
-    "survey_year": pl.Int32,
-    "layanan_raw": pl.Utf8,
-    "layanan_code": pl.Utf8,
-    "layanan_name": pl.Utf8,
-    "submitted_at": pl.Datetime("us"),
-    "respondent_age": pl.Int32,
-    "respondent_sex": pl.Utf8,
-    "respondent_education": pl.Utf8,
-    "respondent_occupation": pl.Utf8,
-    "completion_pct": pl.Float64,
-    **{f"q{i}": pl.Int16 for i in range(1, 15)},
-    **{f"ak{i}": pl.Int16 for i in range(1, 6)},
-    "saran": pl.Utf8,
-}
+from skm_etl.sources.result import RESPONSE_SCHEMA
+
+SCHEMA = RESPONSE_SCHEMA
 
 
 def responses(n: int, *, timed: bool = True, year: int = 2025, **overrides: list) -> pl.DataFrame:

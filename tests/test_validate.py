@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from skm_etl.sources.result import RESPONSE_SCHEMA
 from skm_etl.validate import (
     DEFAULT_SUITE_PATH,
     FAILURE_SCHEMA,
@@ -26,23 +27,7 @@ FIRST_SOURCE_ROW = 8  # data starts below the metadata and the two header rows
 
 SCORE_COLUMNS = [f"q{i}" for i in range(1, 15)] + [f"ak{i}" for i in range(1, 6)]
 
-SCHEMA: dict[str, pl.DataType] = {
-    "source_row": pl.Int64(),
-    "unit_name": pl.Utf8(),
-    "survey_year": pl.Int32(),
-    "layanan_raw": pl.Utf8(),
-    "layanan_code": pl.Utf8(),
-    "layanan_name": pl.Utf8(),
-    "submitted_at": pl.Datetime("us"),
-    "respondent_age": pl.Int32(),
-    "respondent_sex": pl.Utf8(),
-    "respondent_education": pl.Utf8(),
-    "respondent_occupation": pl.Utf8(),
-    "completion_pct": pl.Float64(),
-    **{column: pl.Int16() for column in SCORE_COLUMNS},
-    "saran": pl.Utf8(),
-    "response_key": pl.Utf8(),
-}
+SCHEMA: dict[str, pl.DataType] = {**RESPONSE_SCHEMA, "response_key": pl.Utf8()}
 
 
 def valid_frame(rows: int = 4, *, scale: int = 6) -> pl.DataFrame:
