@@ -98,6 +98,7 @@ def bench_command(
     *,
     prefect: bool = True,
     fixed_runs: int = 2,
+    units: int | None = None,
 ) -> int:
     """Generate `responses` responses, time the pipeline against the baseline, print the result.
 
@@ -108,6 +109,8 @@ def bench_command(
     fixed_runs: the fixed cost is the fastest of this many one-file runs, one before and
         the others after the full run, since the machine is shared and noisy; a single
         one runs after the full run, with warm caches.
+    units: how many units answer (default: as many as the size allows, up to BPOM's 76);
+        fewer units make fewer, larger files.
     Returns the exit status: 0, or 1 when a run failed or the marts disagree with the
     baseline.
     """
@@ -123,7 +126,7 @@ def bench_command(
     failed = False
     try:
         started = time.perf_counter()
-        full = generate(root / "full", responses)
+        full = generate(root / "full", responses, units=units)
         fixed = generate_single_file(root / "fixed", FIXED_RESPONSES)
         if prefect:
             flow_inbox = generate(root / "prefect", PREFECT_RESPONSES, units=PREFECT_UNITS)
