@@ -24,7 +24,7 @@ from skm_etl.reference.model import Reference
 from skm_etl.settings import ConfigError, Settings, SourceConfig
 from skm_etl.sources import ReadResult, SourceFileError, read_google_forms, read_sapaapip
 from skm_etl.sources.plans import read_populations, read_rtl
-from skm_etl.validate import ValidationError, validate_responses
+from skm_etl.validate import ValidationError, validate_responses, write_data_docs
 
 log = logging.getLogger("skm_etl")
 
@@ -65,6 +65,8 @@ class FileOutcome:
     rows_new: int = 0
     message: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # what the run's Data Docs page shows of this file (a skm_etl.validate.BatchReport)
+    validation_report: object | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -172,9 +174,21 @@ def process_file(
     settings: Settings, prepared: Prepared, source: SourceFile, run_id: str
 ) -> FileOutcome:
     """Read, validate and load one file; never raises for what the file contains."""
+    return process_files(settings, prepared, [source], run_id)[0]
+
+
+def process_files(
+    settings: Settings, prepared: Prepared, sources: list[SourceFile], run_id: str
+) -> list[FileOutcome]:
+    """Read, validate and load files one after the other on one store connection.
+
+    Each file is still its own transaction. Opening the store and closing it (which
+    checkpoints) costs about 80 ms, more than reading a small export, and a national
+    inbox holds hundreds of files.
+    """
     con = warehouse.open_store(settings.store)
     try:
-        return _process(con, settings, prepared, source, run_id)
+        return [_process(con, settings, prepared, source, run_id) for source in sources]
     finally:
         con.close()
 
@@ -242,7 +256,9 @@ def _process(
         unit_code=unit.code,
     )
     try:
-        failures = _validate(settings, prepared, responses, result.survey_year, name)
+        failures, outcome.validation_report = _validate(
+            settings, prepared, responses, result.survey_year, name
+        )
     except ValidationError as exc:
         return _reject(con, outcome, run_id, source, sha, f"{name}: {exc}")
     rejected = pl.concat([result.issues.cast(ISSUE_SCHEMA), failures.cast(ISSUE_SCHEMA)])
@@ -285,7 +301,9 @@ def _read(source: SourceFile, reference: Reference) -> ReadResult:
 
 def _validate(
     settings: Settings, prepared: Prepared, responses: pl.DataFrame, year: int, name: str
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, object]:
+    # Data Docs are written once per run (write_validation_docs): a page per file costs a
+    # fraction of a second, and GX's index reads every stored result each time.
     outcome = validate_responses(
         responses,
         scale=settings.scale,
@@ -293,10 +311,24 @@ def _validate(
         survey_year=year,
         chunk_rows=settings.validation_chunk_rows,
         engine=settings.validation_engine,
-        data_docs_dir=settings.data_docs_dir,
         batch_name=name,
     )
-    return outcome.failures
+    return outcome.failures, outcome.report
+
+
+def write_validation_docs(settings: Settings, summary: RunSummary) -> None:
+    """Write the run's GX Data Docs page (every file validated in this run) and the index.
+
+    A failure here costs the page, never the run: it becomes a warning.
+    """
+    reports = [f.validation_report for f in summary.files if f.validation_report is not None]
+    if not reports:
+        return
+    name = f"run {summary.started_at:%Y-%m-%d %H.%M} {summary.run_id[:8]}"
+    try:
+        write_data_docs(settings.data_docs_dir, name, reports)
+    except ValidationError as exc:
+        summary.warnings.append(f"Data Docs tidak ditulis / Data Docs not written: {exc}")
 
 
 def _archive(settings: Settings, source: SourceFile, sha: str) -> None:
