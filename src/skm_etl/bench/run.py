@@ -7,18 +7,24 @@ One bench run does, in this order (generation is not timed):
 2. run the pipeline's phase functions directly (no Prefect) on the one-file inbox: the
    fixed cost, what a run costs however little data comes in;
 3. the same on the full inbox, each phase timed with its peak memory;
-4. the baseline: DuckDB computing the same unit × unsur indices from `baseline.csv` (the
-   valid responses as plain integers) in one SQL statement; its numbers are checked
-   against `marts.skm_unit_unsur`;
+4. the baseline: DuckDB computing the same unit × unsur indices straight from the same
+   export files (the sapaapip CSVs of the inbox and the Google Forms CSVs config.yaml
+   declares) in one SQL statement, leaving out the rows the pipeline rejects; then, for
+   comparison, the plain baseline: the same indices from `baseline.csv` (the valid
+   responses as plain integers). Both are checked against `marts.skm_unit_unsur`;
 5. Prefect's overhead, once: the flow and the direct phases on two copies of the small
    inbox;
 6. with `increment`, a nightly run after new files with that share of new responses.
 
 Every run is a fresh Python process (`python -m skm_etl.bench.run child …`), so imports
 count where a nightly run pays them and each run's peak RSS is its own. The last printed
-line is one JSON object with `responses`, `pipeline_s`, `fixed_s`, `baseline_s`, `ratio`
-= (pipeline_s − fixed_s) / baseline_s, and `peak_rss_mb`, the largest peak RSS of the
-pipeline runs (the process and its children).
+line is one JSON object with `responses`, `pipeline_s`, `fixed_s`, `baseline_s` (the
+export-file baseline), `ratio` = (pipeline_s − fixed_s) / baseline_s, `baseline_plain_s`
+and `ratio_plain` (the same against the plain baseline), and `peak_rss_mb`, the largest
+peak RSS of the pipeline runs (the process and its children).
+
+The full data set is generated as CSV only (`generate(..., xlsx=False)`): DuckDB reads
+CSV, and the baseline must read the very files the pipeline reads.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import json
 import math
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -54,7 +61,7 @@ PHASES = (
     "dbt",
     "publish",
 )
-# The baseline's plain CSV (bench.generate.BASELINE_COLUMNS) and one statement over it:
+# The plain baseline's CSV (bench.generate.BASELINE_COLUMNS) and one statement over it:
 # per unit and year the sum and count of every question, then each question's unsur
 # (bound as a list, in question order) pools them, as SPEC §3 does.
 BASELINE_QUESTIONS = tuple(f"q{n}" for n in range(1, 12))
@@ -63,31 +70,227 @@ BASELINE_CSV_COLUMNS = (
     + ", ".join(f"'{q}': 'SMALLINT'" for q in BASELINE_QUESTIONS)
     + "}"
 )
-BASELINE_SQL = f"""
-with per_unit as (
-    select
-        unit_code,
-        survey_year,
-        [{", ".join(f"sum({q})" for q in BASELINE_QUESTIONS)}] as score_sums,
-        [{", ".join(f"count({q})" for q in BASELINE_QUESTIONS)}] as answer_counts
-    from read_csv(?, header = true, columns = {BASELINE_CSV_COLUMNS})
-    group by unit_code, survey_year
-),
+# the unsur pooling shared by both baselines: `per_unit` holds one row per unit, year and
+# file (or group of rows) with the sums and answer counts of questions 1-11 as lists
+_POOLED_SELECT = f"""
 questions as (
     select
-        unnest(?::varchar[]) as unsur_code,
+        unnest($unsur::varchar[]) as unsur_code,
         unnest(range(1, {len(BASELINE_QUESTIONS) + 1})) as position
 )
 select
     unit_code,
     survey_year,
     unsur_code,
-    sum(score_sums[position])::double / sum(answer_counts[position]) / ? * 100 as ikm
+    sum(score_sums[position])::double / sum(answer_counts[position]) / $scale * 100 as ikm
 from per_unit
 cross join questions
 group by unit_code, survey_year, unsur_code
 order by unit_code, survey_year, unsur_code
-"""  # noqa: S608 - question names are constants; path, unsur list and scale are bound
+"""  # noqa: S608 - the question count is a constant; the unsur list and scale are bound
+PLAIN_BASELINE_SQL = f"""
+with per_unit as (
+    select
+        unit_code,
+        survey_year,
+        [{", ".join(f"sum({q})" for q in BASELINE_QUESTIONS)}] as score_sums,
+        [{", ".join(f"count({q})" for q in BASELINE_QUESTIONS)}] as answer_counts
+    from read_csv($path, header = true, columns = {BASELINE_CSV_COLUMNS})
+    group by unit_code, survey_year
+),
+{_POOLED_SELECT}"""  # noqa: S608 - question names are constants; path, unsur list and scale are bound
+
+# The export-file baseline reads the export files the pipeline reads, every cell as text,
+# columns by position (the layouts bench.constants.SAPAAPIP_HEADER and FORMS_* write):
+# the sapaapip tabulations in the inbox (metadata rows, the two-row header and its
+# page-break repeats are told apart by their first cell) and the Google Forms CSVs that
+# config.yaml's `sources:` declare, with their unit and year. It keeps the rows the
+# pipeline accepts by the same plain rules as the validation suite:
+# - every score, where given, a whole number ("5", "5.0"; sapaapip) or one of the item's
+#   answer labels (forms; case and punctuation ignored) from 1 to the scale, and none of
+#   questions 1-11 blank;
+# - the age blank or a number ("25", "25 tahun") within the suite's bounds;
+# - the layanan's compact key (case and separators dropped) one of the catalogue's
+#   names, aliases and codes.
+# The suite's other checks (submission time, completion percentage, survey year, repeated
+# submissions) are not repeated: no generated row fails them. Cells spelled exactly as the
+# catalogue or the questionnaire writes them skip the text-key regex (CASE / COALESCE
+# evaluate it only for the rest), as the pipeline's readers key each distinct value once.
+# Unit names (a sapaapip file's "Unit Kerja" row, a form's `sources:` entry) map to
+# codes through units.csv: names, codes and aliases with case, accents and punctuation
+# folded, as the pipeline's registry does. Bound: the file glob and lists, units.csv, the
+# label and layanan keys, the age bounds, the scale and the unsur of each question.
+EXPORT_ITEMS = (
+    *BASELINE_QUESTIONS,
+    *(f"q{n}" for n in range(12, 15)),
+    *(f"ak{n}" for n in range(1, 6)),
+)
+SAPAAPIP_COLUMNS = (
+    "no",
+    "submitted_at",
+    "layanan",
+    "age",
+    "sex",
+    "education",
+    "occupation",
+    "completion",
+    *EXPORT_ITEMS,
+    "saran",
+)
+FORMS_COLUMNS = (
+    "submitted_at",
+    "respondent_name",
+    "age",
+    "sex",
+    "phone",
+    "education",
+    "occupation",
+    "instansi",
+    "layanan",
+    "completion",
+    *EXPORT_ITEMS,
+    "saran",
+)
+# the readers' patterns (skm_etl.sources.constants INTEGER_PATTERN and AGE_PATTERN)
+_WHOLE_NUMBER = r"^(\d+)(?:[.,]0+)?$"
+_AGE = r"^(\d{1,3})(?:[.,]0+)?\s*(?:th|thn|tahun)?\.?$"
+# text keys as skm_etl.reference.model computes them (without its NFKC step)
+_TEXT_KEY = r"trim(regexp_replace(lower({}), '[^\p{{L}}\p{{N}}]+', ' ', 'g'))"
+_COMPACT_KEY = r"regexp_replace(lower({}), '[^\p{{L}}\p{{N}}]+', '', 'g')"
+_NAME_KEY = r"trim(regexp_replace(lower(strip_accents({})), '[^a-z0-9]+', ' ', 'g'))"
+_READ_OPTIONS = (
+    "all_varchar = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+    "filename = true"
+)
+
+
+def _columns_struct(names: tuple[str, ...]) -> str:
+    return "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in names) + "}"
+
+
+def _sapaapip_score(item: str) -> str:
+    return (
+        f"case when length({item}) = 1 then try_cast({item} as integer) "
+        f"else try_cast(regexp_extract({item}, '{_WHOLE_NUMBER}', 1) as integer) end as s_{item}"
+    )
+
+
+def _forms_score(position: int, item: str) -> str:
+    # the label's key is its lower-case text for most spellings; COALESCE computes the
+    # full key only for the cells that fast path misses (doubled spaces, punctuation)
+    labels = f"$labels[{position}]"
+    return (
+        f"coalesce(list_position({labels}, lower({item})), "
+        f"list_position({labels}, {_TEXT_KEY.format(item)})) as s_{item}"
+    )
+
+
+def _valid_row() -> str:
+    """The plain rules, on the raw cells and the scores `s_<item>` read from them."""
+    checks = [
+        # most cells spell a name, alias or code as the catalogue does; only the others
+        # need their compact key (a regex on every row costs about as much as the reading)
+        "case when list_contains($layanan_spellings, layanan) then true "
+        f"else coalesce(list_contains($layanan, {_COMPACT_KEY.format('layanan')}), false) end",
+        f"(age is null or coalesce(try_cast(regexp_extract(lower(age), '{_AGE}', 1) as integer)"
+        " between $age_min and $age_max, false))",
+    ]
+    for item in EXPORT_ITEMS:
+        in_range = f"coalesce(s_{item} between 1 and $scale, false)"
+        checks.append(in_range if item in BASELINE_QUESTIONS else f"({item} is null or {in_range})")
+    return "\n            and ".join(checks)
+
+
+def _per_file(scores: str, source: str, response: str, metadata: str = "") -> str:
+    """Sums and counts of questions 1-11 per file over its response rows that are valid.
+
+    No WHERE: a filter would be pushed down into the scan with the score expressions
+    inlined, which DuckDB then evaluates twice; the aggregates' FILTER reads a column.
+    """
+    return f"""
+    select
+        filename,{metadata}
+        [{", ".join(f"sum(s_{q}) filter (where counted)" for q in BASELINE_QUESTIONS)}]
+            as score_sums,
+        [{", ".join(f"count(s_{q}) filter (where counted)" for q in BASELINE_QUESTIONS)}]
+            as answer_counts
+    from (
+        select
+            *,
+            {response}
+            and {_valid_row()} as counted
+        from (
+            select
+            *,
+            {scores}
+            from {source}
+        )
+    )
+    group by filename
+"""  # noqa: S608 - built from this module's constants only
+
+
+_SAPAAPIP_FILES = _per_file(
+    ",\n            ".join(_sapaapip_score(item) for item in EXPORT_ITEMS),
+    "read_csv($sapaapip, header = false, null_padding = true, "
+    f"{_READ_OPTIONS}, columns = {_columns_struct(SAPAAPIP_COLUMNS)})",
+    # a response row starts with its number; "Tahun : 2025" and "Unit Kerja : …" rows
+    # hold the label in the first cell and the value in the third
+    "try_cast(no as integer) is not null",
+    "\n        max(layanan) filter (where lower(no) = 'unit kerja') as unit_name,"
+    "\n        max(try_cast(layanan as integer)) filter (where lower(no) = 'tahun') as survey_year,",
+)
+_FORMS_FILES = _per_file(
+    ",\n            ".join(_forms_score(n, item) for n, item in enumerate(EXPORT_ITEMS, start=1)),
+    f"read_csv($forms, header = true, {_READ_OPTIONS}, columns = {_columns_struct(FORMS_COLUMNS)})",
+    "true",
+)
+_EXPORT_CTES = {
+    "sapaapip": f"""
+sapaapip_files as ({_SAPAAPIP_FILES}),
+sapaapip_units as (
+    select unit_name, survey_year, score_sums, answer_counts from sapaapip_files
+)""",  # noqa: S608 - built from this module's constants only
+    "forms": f"""
+forms_files as ({_FORMS_FILES}),
+forms_units as (
+    select sources.unit_name, sources.survey_year, score_sums, answer_counts
+    from forms_files
+    join (select unnest($form_sources, recursive := true)) as sources
+        on sources.path = forms_files.filename
+)""",  # noqa: S608 - built from this module's constants only
+}
+_EXPORT_TAIL = f"""
+unit_keys as (
+    select distinct unit_code, {_NAME_KEY.format("name")} as name_key
+    from (
+        select
+            unit_code,
+            unnest(list_concat([unit_name, unit_code], string_split(coalesce(aliases, ''), ';')))
+                as name
+        from read_csv($units, header = true, all_varchar = true, auto_detect = false,
+            columns = {_columns_struct(("unit_code", "unit_name", "unit_type", "province", "aliases"))})
+    )
+    where name <> ''
+),
+per_unit as (
+    select unit_keys.unit_code, files.survey_year, files.score_sums, files.answer_counts
+    from files
+    join unit_keys on unit_keys.name_key = {_NAME_KEY.format("files.unit_name")}
+),
+{_POOLED_SELECT}"""  # noqa: S608 - built from this module's constants only
+
+
+def _export_sql(kinds: tuple[str, ...]) -> str:
+    ctes = ",".join(_EXPORT_CTES[kind] for kind in kinds)
+    files = " union all ".join(f"select * from {kind}_units" for kind in kinds)  # noqa: S608
+    return f"with {ctes},\nfiles as ({files}),{_EXPORT_TAIL}"  # noqa: S608 - constants only
+
+
+# the statement for each mix of export kinds a tree holds (read_csv needs one file at least)
+EXPORT_BASELINE_SQL = {
+    kinds: _export_sql(kinds) for kinds in (("sapaapip", "forms"), ("sapaapip",), ("forms",))
+}
 
 
 def bench_command(
@@ -126,7 +329,8 @@ def bench_command(
     failed = False
     try:
         started = time.perf_counter()
-        full = generate(root / "full", responses, units=units)
+        # CSV only: the baseline reads the same export files, and DuckDB reads no XLSX
+        full = generate(root / "full", responses, units=units, xlsx=False)
         fixed = generate_single_file(root / "fixed", FIXED_RESPONSES)
         if prefect:
             flow_inbox = generate(root / "prefect", PREFECT_RESPONSES, units=PREFECT_UNITS)
@@ -141,8 +345,10 @@ def bench_command(
         before = 1 if fixed_runs > 1 else 0
         fixed_runs_done = [_child("pipeline", _fresh(fixed.config)) for _ in range(before)]
         full_run = _child("pipeline", full.config)
-        baseline = _child("baseline", full.baseline_csv)
+        baseline = _child("baseline", full.config)
         check = _compare(full_run, baseline)
+        baseline_plain = _child("baseline_plain", full.baseline_csv)
+        check_plain = _compare(full_run, baseline_plain)
         for _ in range(max(fixed_runs, 1) - before):
             fixed_runs_done.append(_child("pipeline", _fresh(fixed.config)))
         fixed_run = min(fixed_runs_done, key=lambda run: run["total_s"])
@@ -157,7 +363,7 @@ def bench_command(
 
         runs = [*fixed_runs_done, full_run]
         runs += [r for r in (flow, direct, increment_run) if r is not None]
-        failed = any(not run.get("ok") for run in runs) or not check["ok"]
+        failed = any(not run.get("ok") for run in runs) or not (check["ok"] and check_plain["ok"])
         expected = {"rows": full.responses, "rejected": full.invalid}
         got = {"rows": full_run["rows_accepted"] + full_run["rows_rejected"]}
         got["rejected"] = full_run["rows_rejected"]
@@ -169,14 +375,20 @@ def bench_command(
         fixed_s = fixed_run["total_s"]
         baseline_s = baseline["total_s"]
         ratio = (pipeline_s - fixed_s) / baseline_s if baseline_s > 0 else math.inf
+        baseline_plain_s = baseline_plain["total_s"]
+        ratio_plain = (
+            (pipeline_s - fixed_s) / baseline_plain_s if baseline_plain_s > 0 else math.inf
+        )
         _print_report(
             full=full_run,
             fixed=fixed_run,
             baseline=baseline,
+            baseline_plain=baseline_plain,
             flow=flow,
             direct=direct,
             increment=increment_run,
             check=check,
+            check_plain=check_plain,
             files=len(full.files),
         )
         result: dict[str, Any] = {
@@ -185,6 +397,8 @@ def bench_command(
             "fixed_s": round(fixed_s, 3),
             "baseline_s": round(baseline_s, 3),
             "ratio": round(ratio, 3),
+            "baseline_plain_s": round(baseline_plain_s, 3),
+            "ratio_plain": round(ratio_plain, 3),
             "peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs if "peak_rss_mb" in r), 1),
             "files": len(full.files),
             "phases_s": {k: round(v, 3) for k, v in full_run["phases"].items()},
@@ -195,6 +409,7 @@ def bench_command(
             ),
             "prefect_files": flow.get("files", 0) if flow else None,
             "max_ikm_difference": check["max_difference"],
+            "max_ikm_difference_plain": check_plain["max_difference"],
             "ok": not failed,
         }
         if increment_run is not None:
@@ -258,10 +473,12 @@ def _print_report(
     full: dict[str, Any],
     fixed: dict[str, Any],
     baseline: dict[str, Any],
+    baseline_plain: dict[str, Any],
     flow: dict[str, Any] | None,
     direct: dict[str, Any] | None,
     increment: dict[str, Any] | None,
     check: dict[str, Any],
+    check_plain: dict[str, Any],
     files: int,
 ) -> None:
     print(f"machine: {_machine()}")
@@ -295,9 +512,14 @@ def _print_report(
         f"{full['rows_rejected']}, exit {full['exit_code']}"
     )
     print(
-        f"baseline (DuckDB, one statement over baseline.csv): {baseline['total_s']:.3f} s, "
-        f"{len(baseline['rows'])} unit x unsur cells; marts agree: {check['ok']} "
-        f"(max |IKM difference| {check['max_difference']})"
+        f"baseline (DuckDB, one statement over the {files} export files): "
+        f"{baseline['total_s']:.3f} s, {len(baseline['rows'])} unit x unsur cells; "
+        f"marts agree: {check['ok']} (max |IKM difference| {check['max_difference']})"
+    )
+    print(
+        f"plain baseline (DuckDB, one statement over baseline.csv, the valid responses as "
+        f"integers): {baseline_plain['total_s']:.3f} s, {len(baseline_plain['rows'])} cells; "
+        f"marts agree: {check_plain['ok']} (max |IKM difference| {check_plain['max_difference']})"
     )
     if flow and direct:
         print(
@@ -383,7 +605,7 @@ def _patched(timer: PhaseTimer) -> Iterator[None]:
         (pipeline, "_read", "read"),
         (pipeline, "_validate", "validate"),
         (warehouse, "add_response_keys", "keys"),
-        (warehouse, "load_batch", "load"),
+        (warehouse, "load_batches", "load"),
     ]
     saved = [(module, attribute, getattr(module, attribute)) for module, attribute, _ in targets]
     try:
@@ -473,23 +695,95 @@ def run_prefect(config: Path) -> dict[str, Any]:
     }
 
 
-def run_baseline(baseline_csv: Path) -> dict[str, Any]:
-    """Compute unit × unsur IKM straight from the plain CSV in one DuckDB statement."""
-    import duckdb
+def run_baseline(path: Path) -> dict[str, Any]:
+    """Compute unit × unsur IKM straight from the export files in one DuckDB statement.
 
+    path: a generated tree's config.yaml, or the folder holding it. The statement reads
+    the inbox's sapaapip CSVs and the Google Forms CSVs config.yaml declares (see
+    EXPORT_BASELINE_SQL); only the statement is timed.
+    """
+    from skm_etl.reference.catalog import load_reference
+    from skm_etl.reference.model import text_key
+    from skm_etl.settings import load_settings
+    from skm_etl.validate.gx_runner import DEFAULT_SUITE_PATH
+    from skm_etl.validate.suite import load_suite
+
+    config = path / "config.yaml" if path.is_dir() else path
+    settings = load_settings(config)
+    reference = load_reference()
+    questionnaire = reference.questionnaire
+    if tuple(item.code for item in questionnaire.items) != EXPORT_ITEMS:
+        raise ValueError(f"the export baseline expects the items {EXPORT_ITEMS} in this order")
+    if settings.inbox is None or settings.units is None:
+        raise ValueError(f"{config}: the export baseline needs `inbox:` and `units:`")
+    inbox = settings.inbox.resolve()
+    other = sorted(p.name for p in inbox.iterdir() if p.is_file() and p.suffix != ".csv")
+    if other:
+        raise ValueError(
+            f"the export baseline reads CSV only, but {inbox} also holds {other[:3]}: "
+            "generate the data set with xlsx=False"
+        )
+    forms = [s for s in settings.sources if s.kind == "google_forms" and s.path is not None]
+    if len(forms) != len(settings.sources):
+        raise ValueError("the export baseline reads only Google Forms sources given by path")
+    unsur_of = {item.code: item.unsur_code for item in questionnaire.items}
+    age = next(
+        e["kwargs"]
+        for e in load_suite(DEFAULT_SUITE_PATH).document["expectations"]
+        if e["type"] == "expect_column_values_to_be_between"
+        and e["kwargs"].get("column") == "respondent_age"
+    )
+    kinds = tuple(
+        kind
+        for kind, present in (("sapaapip", any(inbox.glob("*.csv"))), ("forms", bool(forms)))
+        if present
+    )
+    parameters: dict[str, Any] = {
+        "sapaapip": str(inbox / "*.csv"),
+        "forms": [str(source.path.resolve()) for source in forms],
+        "form_sources": [
+            {"path": str(s.path.resolve()), "unit_name": s.unit, "survey_year": s.year}
+            for s in forms
+        ],
+        "units": str(settings.units),
+        "layanan": sorted(reference.layanan_keys()),
+        "layanan_spellings": sorted(
+            {text for x in reference.layanan for text in (x.code, x.name, *x.aliases)}
+        ),
+        "labels": [[text_key(label) for label in item.labels] for item in questionnaire.items],
+        "age_min": int(age["min_value"]),
+        "age_max": int(age["max_value"]),
+        "scale": settings.scale,
+        "unsur": [unsur_of[question] for question in BASELINE_QUESTIONS],
+    }
+    sql = EXPORT_BASELINE_SQL[kinds]
+    # DuckDB refuses named parameters a statement does not use
+    parameters = {k: v for k, v in parameters.items() if re.search(rf"\${k}\b", sql)}
+    return _timed_baseline(sql, parameters)
+
+
+def run_baseline_plain(baseline_csv: Path) -> dict[str, Any]:
+    """Compute unit × unsur IKM from the plain CSV of valid responses in one DuckDB statement."""
     from skm_etl.reference.catalog import load_reference
 
     questionnaire = load_reference().questionnaire
     unsur_of = {item.code: item.unsur_code for item in questionnaire.items}
-    parameters = [
-        str(baseline_csv),
-        [unsur_of[question] for question in BASELINE_QUESTIONS],
-        float(questionnaire.scale),
-    ]
+    parameters = {
+        "path": str(baseline_csv),
+        "unsur": [unsur_of[question] for question in BASELINE_QUESTIONS],
+        "scale": float(questionnaire.scale),
+    }
+    return _timed_baseline(PLAIN_BASELINE_SQL, parameters)
+
+
+def _timed_baseline(sql: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """Run one baseline statement on a fresh in-memory DuckDB; time only the statement."""
+    import duckdb
+
     con = duckdb.connect()
     try:
         started = time.perf_counter()
-        rows = con.execute(BASELINE_SQL, parameters).fetchall()
+        rows = con.execute(sql, parameters).fetchall()
         total = time.perf_counter() - started
     finally:
         con.close()
@@ -523,7 +817,12 @@ def _lifetime_peak_mb() -> float:
 
 def _child_main(argv: list[str]) -> int:
     mode, path = argv[0], Path(argv[1])
-    runners = {"pipeline": run_pipeline, "prefect": run_prefect, "baseline": run_baseline}
+    runners = {
+        "pipeline": run_pipeline,
+        "prefect": run_prefect,
+        "baseline": run_baseline,
+        "baseline_plain": run_baseline_plain,
+    }
     result = runners[mode](path)
     print(json.dumps(result, default=str))
     return 0
@@ -533,6 +832,7 @@ if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "child":
         sys.exit(_child_main(sys.argv[2:]))
     print(
-        "usage: python -m skm_etl.bench.run child pipeline|prefect|baseline PATH", file=sys.stderr
+        "usage: python -m skm_etl.bench.run child pipeline|prefect|baseline|baseline_plain PATH",
+        file=sys.stderr,
     )
     sys.exit(2)
