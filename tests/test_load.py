@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 import polars as pl
@@ -121,3 +122,134 @@ def test_lineage_and_personal_data_are_recorded_apart(store) -> None:
     ).fetchall()
     assert batch == [(3, 3, 3, "loaded")]
     assert warehouse.is_file_loaded(store, "abc")
+
+
+def _defined_key(row: dict, *, source_kind: str, unit_code: str, occurrence: int) -> str:
+    """The key as docs/ARCHITECTURE.md defines it, written out in plain Python."""
+
+    def text(value) -> str:
+        if value is None:
+            return "\u2205"
+        if isinstance(value, dt.datetime):
+            return value.strftime("%Y-%m-%d %H:%M:%S")
+        return str(value)
+
+    fields = [source_kind, unit_code, text(row["survey_year"])]
+    fields += [text(row[c]) for c in warehouse.KEY_CONTENT_COLUMNS]
+    content = "|".join(fields)
+    return hashlib.sha256(f"{content}|{occurrence}".encode()).hexdigest()
+
+
+def test_keys_follow_the_documented_definition() -> None:
+    # stored keys must never change: check them against the definition, not the code
+    frame = pl.concat(
+        [responses(3), responses(2, timed=False), responses(1, timed=False)]
+    ).with_columns(pl.Series("source_row", range(2, 8), dtype=pl.Int64))
+    frame = frame.with_columns(
+        pl.Series("saran", ["ok", None, "a|b", None, "ramah", None]),
+        pl.Series("completion_pct", [100.0, 80.0, 66.5, 100.0, 100.0, 100.0]),
+    )
+    got = keyed(frame)["response_key"].to_list()
+    seen: dict[str, int] = {}
+    expected = []
+    for row in frame.iter_rows(named=True):
+        occurrence = 0
+        if row["submitted_at"] is None:
+            content = _defined_key(row, source_kind="sapaapip", unit_code=UNIT, occurrence=0)
+            seen[content] = occurrence = seen.get(content, 0) + 1
+        expected.append(
+            _defined_key(row, source_kind="sapaapip", unit_code=UNIT, occurrence=occurrence)
+        )
+    assert got == expected
+    # rows 5 and 7 have the same content and no time: only their occurrence tells them apart
+    assert frame.row(3)[1:] == frame.row(5)[1:]
+    assert len(set(got)) == 6
+
+
+def test_keys_of_several_files_at_once_equal_those_file_by_file() -> None:
+    files = [
+        responses(4, timed=False),  # the same untimed rows in two files of one unit
+        responses(4, timed=False),
+        responses(3).with_columns(pl.col("source_row") + 10),
+    ]
+    units = [UNIT, UNIT, "other"]
+    one_by_one = [
+        warehouse.add_response_keys(f, source_kind="sapaapip", unit_code=u)["response_key"]
+        for f, u in zip(files, units, strict=True)
+    ]
+    together = warehouse.add_response_keys(
+        pl.concat(
+            [
+                f.with_columns(
+                    pl.lit(part, dtype=pl.Int32).alias("load_part"),
+                    pl.lit("sapaapip").alias("source_kind"),
+                    pl.lit(u).alias("unit_code"),
+                )
+                for part, (f, u) in enumerate(zip(files, units, strict=True))
+            ]
+        )
+    )
+    assert together["response_key"].to_list() == pl.concat(one_by_one).to_list()
+
+
+def _item(frame: pl.DataFrame, sha: str, *, rejected_rows: list[int] = ()) -> warehouse.LoadItem:
+    frame = keyed(frame)
+    record = warehouse.BatchRecord(
+        batch_id=warehouse.new_id(),
+        run_id="run",
+        source_file=f"{sha}.csv",
+        source_path=None,
+        source_sha256=sha,
+        source_kind="sapaapip",
+        unit_code=UNIT,
+        unit_name="Loka POM di Kota Contoh",
+        survey_year=2025,
+        rows_read=frame.height,
+        started_at=dt.datetime.now(),
+    )
+    personal = frame.select(
+        "source_row",
+        pl.format("Nama {}", pl.lit(sha)).alias("respondent_name"),
+        pl.lit("0812").alias("respondent_phone"),
+    )
+    rejected = pl.DataFrame(
+        {
+            "source_row": list(rejected_rows),
+            "column": ["q1"] * len(rejected_rows),
+            "value": ["9"] * len(rejected_rows),
+            "reason": ["di luar skala / out of scale"] * len(rejected_rows),
+        },
+        schema={"source_row": pl.Int64, "column": pl.Utf8, "value": pl.Utf8, "reason": pl.Utf8},
+    )
+    return warehouse.LoadItem(record, frame, personal, rejected)
+
+
+def test_several_files_in_one_transaction_store_what_one_by_one_would(tmp_path: Path) -> None:
+    base = responses(12)
+    files = [
+        (base.head(6), "f1", [3]),
+        (base.slice(4, 6), "f2", []),  # a re-export overlapping f1 by two rows
+        (base.tail(4), "f3", [13]),  # overlaps f2 by two rows
+    ]
+    many = warehouse.open_store(tmp_path / "many.duckdb")
+    added = warehouse.load_batches(many, [_item(f, s, rejected_rows=r) for f, s, r in files])
+    assert added == [6, 4, 2]
+    # file by file on a third store, for comparison
+    seq = warehouse.open_store(tmp_path / "seq.duckdb")
+    assert [
+        warehouse.load_batches(seq, [_item(f, s, rejected_rows=r)])[0] for f, s, r in files
+    ] == [
+        6,
+        4,
+        2,
+    ]
+    for query in (
+        "select response_key, source_file, source_row from raw.responses order by all",
+        "select response_key, respondent_name from raw.respondent_personal order by all",
+        "select source_file, source_row, column_name, reason from ops.rejected_rows order by all",
+        "select source_file, rows_accepted, rows_rejected, rows_new from ops.load_batches order by all",
+    ):
+        assert many.execute(query).fetchall() == seq.execute(query).fetchall(), query
+    assert many.execute("select count(*) from raw.responses").fetchone()[0] == 12
+    for con in (many, seq):
+        con.close()

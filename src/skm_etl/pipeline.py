@@ -31,6 +31,9 @@ log = logging.getLogger("skm_etl")
 READABLE_SUFFIXES = (".xlsx", ".csv")
 ISSUE_SCHEMA = {"source_row": pl.Int64, "column": pl.Utf8, "value": pl.Utf8, "reason": pl.Utf8}
 
+# responses keyed, validated and loaded together (one transaction); a few hundred MB
+LOAD_GROUP_ROWS = 250_000
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REJECTIONS = 2
@@ -180,22 +183,55 @@ def process_file(
 def process_files(
     settings: Settings, prepared: Prepared, sources: list[SourceFile], run_id: str
 ) -> list[FileOutcome]:
-    """Read, validate and load files one after the other on one store connection.
+    """Read, validate and load files on one store connection; outcomes in `sources` order.
 
-    Each file is still its own transaction. Opening the store and closing it (which
-    checkpoints) costs about 80 ms, more than reading a small export, and a national
-    inbox holds hundreds of files.
+    Files are read one by one, then keyed, validated and loaded in groups of about
+    LOAD_GROUP_ROWS responses, each group in one transaction: hashing and loading cost
+    far less per response in big batches than in one per file (a national inbox holds
+    hundreds of files). What is stored is what loading file by file would store.
     """
     con = warehouse.open_store(settings.store)
+    outcomes: list[FileOutcome] = []
+    group: list[_Staged] = []
     try:
-        return [_process(con, settings, prepared, source, run_id) for source in sources]
+        for source in sources:
+            staged = _stage(con, settings, prepared, source, run_id, group)
+            if isinstance(staged, FileOutcome):
+                outcomes.append(staged)
+                continue
+            outcomes.append(staged.outcome)
+            group.append(staged)
+            if sum(item.result.responses.height for item in group) >= LOAD_GROUP_ROWS:
+                _load_group(con, settings, prepared, group, run_id)
+                group = []
+        if group:
+            _load_group(con, settings, prepared, group, run_id)
     finally:
         con.close()
+    return outcomes
 
 
-def _process(
-    con, settings: Settings, prepared: Prepared, source: SourceFile, run_id: str
-) -> FileOutcome:
+@dataclass
+class _Staged:
+    """A file read and resolved to its unit, waiting for its group to be loaded."""
+
+    source: SourceFile
+    outcome: FileOutcome
+    sha: str
+    unit: Unit
+    result: ReadResult
+    started: dt.datetime
+
+
+def _stage(
+    con,
+    settings: Settings,
+    prepared: Prepared,
+    source: SourceFile,
+    run_id: str,
+    group: list[_Staged],
+) -> _Staged | FileOutcome:
+    """Check, archive and read one file; a FileOutcome when it goes no further."""
     name = source.display_name
     outcome = FileOutcome(source_file=name, origin=source.origin, status="rejected")
     started = dt.datetime.now()
@@ -209,7 +245,7 @@ def _process(
             f"file tidak ditemukan / file not found: {source.path}",
         )
     sha = warehouse.file_sha256(source.path)
-    if warehouse.is_file_loaded(con, sha):
+    if warehouse.is_file_loaded(con, sha) or any(item.sha == sha for item in group):
         outcome.status = "skipped"
         outcome.message = "sudah dimuat sebelumnya / already loaded (same content)"
         return outcome
@@ -249,46 +285,72 @@ def _process(
     outcome.unit_name, outcome.survey_year = unit.name, result.survey_year
     outcome.rows_read = result.rows_read
     outcome.warnings.extend(result.warnings)
+    return _Staged(source, outcome, sha, unit, result, started)
 
-    responses = warehouse.add_response_keys(
-        result.responses.with_columns(pl.lit(unit.name).alias("unit_name")),
-        source_kind=source.kind,
-        unit_code=unit.code,
-    )
-    try:
-        failures, outcome.validation_report = _validate(
-            settings, prepared, responses, result.survey_year, name
+
+def _load_group(
+    con, settings: Settings, prepared: Prepared, group: list[_Staged], run_id: str
+) -> None:
+    """Key, validate and load a group of read files in one transaction."""
+    keyed = warehouse.add_response_keys(
+        pl.concat(
+            [
+                item.result.responses.with_columns(
+                    pl.lit(part, dtype=pl.Int32).alias("load_part"),
+                    pl.lit(item.source.kind, dtype=pl.Utf8).alias("source_kind"),
+                    pl.lit(item.unit.code, dtype=pl.Utf8).alias("unit_code"),
+                    pl.lit(item.unit.name, dtype=pl.Utf8).alias("unit_name"),
+                )
+                for part, item in enumerate(group)
+            ]
         )
-    except ValidationError as exc:
-        return _reject(con, outcome, run_id, source, sha, f"{name}: {exc}")
-    rejected = pl.concat([result.issues.cast(ISSUE_SCHEMA), failures.cast(ISSUE_SCHEMA)])
-    bad_rows = rejected.select("source_row").unique()
-    accepted = responses.join(bad_rows, on="source_row", how="anti")
-    record = warehouse.BatchRecord(
-        batch_id=warehouse.new_id(),
-        run_id=run_id,
-        source_file=name,
-        source_path=str(source.path),
-        source_sha256=sha,
-        source_kind=source.kind,
-        unit_code=unit.code,
-        unit_name=unit.name,
-        survey_year=result.survey_year,
-        rows_read=result.rows_read,
-        started_at=started,
     )
-    outcome.rows_new = warehouse.load_batch(
+    parts = keyed.partition_by("load_part", as_dict=True, include_key=False)
+    loads: list[tuple[_Staged, warehouse.LoadItem]] = []
+    for part, item in enumerate(group):
+        name = item.source.display_name
+        responses = parts.get((part,), keyed.clear().drop("load_part"))
+        try:
+            failures, item.outcome.validation_report = _validate(
+                settings, prepared, responses, item.result.survey_year, name
+            )
+        except ValidationError as exc:
+            _reject(con, item.outcome, run_id, item.source, item.sha, f"{name}: {exc}")
+            continue
+        # a cell the reader already rejected (a score out of range, blank) fails the suite
+        # too: one reason per cell, the reader's
+        rejected = pl.concat([item.result.issues.cast(ISSUE_SCHEMA), failures.cast(ISSUE_SCHEMA)])
+        rejected = rejected.filter(
+            pl.col("column").is_null() | pl.struct("source_row", "column").is_first_distinct()
+        )
+        bad_rows = rejected.select("source_row").unique()
+        accepted = responses.join(bad_rows, on="source_row", how="anti")
+        record = warehouse.BatchRecord(
+            batch_id=warehouse.new_id(),
+            run_id=run_id,
+            source_file=name,
+            source_path=str(item.source.path),
+            source_sha256=item.sha,
+            source_kind=item.source.kind,
+            unit_code=item.unit.code,
+            unit_name=item.unit.name,
+            survey_year=item.result.survey_year,
+            rows_read=item.result.rows_read,
+            started_at=item.started,
+        )
+        item.outcome.rows_accepted = accepted.height
+        item.outcome.rows_rejected = bad_rows.height
+        loads.append((item, warehouse.LoadItem(record, accepted, item.result.personal, rejected)))
+    if not loads:
+        return
+    added = warehouse.load_batches(
         con,
-        record,
-        accepted,
-        result.personal,
-        rejected,
+        [load for _, load in loads],
         midway=lambda: failpoints.hit(settings.failpoint, "mid-load"),
     )
-    outcome.status = "loaded"
-    outcome.rows_accepted = accepted.height
-    outcome.rows_rejected = bad_rows.height
-    return outcome
+    for (item, _), rows_new in zip(loads, added, strict=True):
+        item.outcome.rows_new = rows_new
+        item.outcome.status = "loaded"
 
 
 def _read(source: SourceFile, reference: Reference) -> ReadResult:
@@ -446,22 +508,31 @@ def _shown(text: str) -> str:
 
 def build_marts(settings: Settings) -> None:
     """Run dbt build on the store; raise BuildError with dbt's failures when any node fails."""
-    from skm_etl.transform.dbt_runner import run_dbt
-
-    timer = failpoints.arm_timer(settings.failpoint, "mid-dbt")
-    result = run_dbt(
-        settings.store,
+    _dbt(
+        settings,
         # dbt unit tests check the method's SQL, not the night's data: CI runs them
         # (tests/test_dbt_models.py); the nightly build runs models and data tests.
-        command="build --exclude-resource-type unit_test",
-        vars={"counting": settings.counting},
-        target_path=settings.work_dir / "dbt_target",
+        "build --exclude-resource-type unit_test",
+        "dbt_target",
+        on_event=failpoints.dbt_event_hook(settings.failpoint, "mid-dbt"),
     )
-    if timer is not None:
-        timer.cancel()
+    failpoints.hit(settings.failpoint, "after-dbt")
+
+
+def _dbt(settings: Settings, command: str, target: str, *, on_event=None) -> None:
+    """Run a dbt command on the store with the run's vars; BuildError when it fails."""
+    from skm_etl.transform.dbt_runner import run_dbt
+
+    result = run_dbt(
+        settings.store,
+        command=command,
+        vars={"counting": settings.counting},
+        target_path=settings.work_dir / target,
+        project_dir=settings.dbt_project_dir,
+        on_event=on_event,
+    )
     if not result.success:
         raise BuildError(result.summary())
-    failpoints.hit(settings.failpoint, "after-dbt")
 
 
 class BuildError(Exception):
@@ -601,20 +672,11 @@ def build_docs(settings: Settings) -> Path:
     Analysts open `<warehouse dir>/dbt_docs/index.html`: every mart and column with its
     description, and the lineage graph. Reads the store, so it takes the run lock.
     """
-    from skm_etl.transform.dbt_runner import run_dbt
-
     if not settings.store.exists():
         raise ConfigError(
             f"no store yet at {settings.store}: run `skm-etl run --config {settings.config_path}` first"
         )
-    result = run_dbt(
-        settings.store,
-        command="docs generate --static",
-        vars={"counting": settings.counting},
-        target_path=settings.work_dir / "dbt_docs_build",
-    )
-    if not result.success:
-        raise BuildError(result.summary())
+    _dbt(settings, "docs generate --static", "dbt_docs_build")
     site = settings.warehouse.parent / "dbt_docs"
     site.mkdir(parents=True, exist_ok=True)
     target = site / "index.html"

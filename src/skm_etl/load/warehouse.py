@@ -93,50 +93,91 @@ def is_file_loaded(con: duckdb.DuckDBPyConnection, sha256: str) -> bool:
     return bool(row and row[0])
 
 
-def add_response_keys(frame: pl.DataFrame, *, source_kind: str, unit_code: str) -> pl.DataFrame:
+def add_response_keys(
+    frame: pl.DataFrame, *, source_kind: str | None = None, unit_code: str | None = None
+) -> pl.DataFrame:
     """Add `response_key`: sha256 of the response's content (see docs/ARCHITECTURE.md).
 
     Responses without a submission time get the occurrence number of identical content
-    within the file, so identical anonymous rows stay distinct while a re-export keeps
+    within their file, so identical anonymous rows stay distinct while a re-export keeps
     its keys. Computed by DuckDB in one vectorised pass (no per-row Python).
+
+    One file: pass `source_kind` and `unit_code`. Several files at once (one pass is far
+    cheaper than one per file): the frame carries `source_kind`, `unit_code` and
+    `load_part` (which file a row comes from; `source_row` is unique within a part).
     """
+    if source_kind is not None or unit_code is not None:
+        frame = frame.with_columns(
+            pl.lit(source_kind, dtype=pl.Utf8).alias("source_kind"),
+            pl.lit(unit_code, dtype=pl.Utf8).alias("unit_code"),
+        )
     if frame.height == 0:
         return frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias("response_key"))
     parts = ", ".join(
         f"coalesce(cast({c} as varchar), '\u2205')" for c in ("survey_year", *KEY_CONTENT_COLUMNS)
     )
+    batch = frame.select(
+        pl.col("load_part") if "load_part" in frame.columns else pl.lit(0).alias("load_part"),
+        "source_row",
+        "source_kind",
+        "unit_code",
+        "survey_year",
+        *KEY_CONTENT_COLUMNS,
+    )
+    content = f"concat_ws('|', source_kind, unit_code, {parts})"
     con = _key_connection().cursor()
     try:
-        con.register(
-            "batch", frame.select("source_row", "survey_year", *KEY_CONTENT_COLUMNS).to_arrow()
-        )
-        keyed = con.sql(
+        con.register("batch", batch.to_arrow())
+        # Timed rows (nearly all): one pass, results in the frame's row order.
+        timed = con.sql(
             f"""
-            with content as (
-                select source_row, concat_ws('|', ?, ?, {parts}) as content, submitted_at
-                from batch
-            ),
-            -- numbered only where there is no time: the window sorts its rows by content,
-            -- and a timed row's content already differs from every untimed row's
-            occurrences as (
-                select
-                    source_row,
-                    row_number() over (partition by content order by source_row) as occurrence
-                from content
-                where submitted_at is null
-            )
             select
-                content.source_row,
-                sha256(content.content || '|' || coalesce(occurrences.occurrence, 0))
+                load_part,
+                source_row,
+                case when submitted_at is not null then sha256({content} || '|0') end
                     as response_key
-            from content
-            left join occurrences on content.source_row = occurrences.source_row
-            """,  # noqa: S608 - column names are constants of this module, values are bound
-            params=[source_kind, unit_code],
+            from batch
+            """  # noqa: S608 - column names are constants of this module
+        ).to_arrow_table()
+        # Untimed rows: numbered among identical content of their file; the window sorts
+        # only these rows.
+        untimed = con.sql(
+            f"""
+            select
+                load_part,
+                source_row,
+                sha256(
+                    content || '|'
+                    || row_number() over (partition by load_part, content order by source_row)
+                ) as response_key
+            from (select load_part, source_row, {content} as content from batch
+                  where submitted_at is null)
+            """  # noqa: S608 - column names are constants of this module
         ).to_arrow_table()
     finally:
         con.close()
-    return frame.join(pl.from_arrow(keyed), on="source_row", how="left")
+    keys = pl.from_arrow(timed)
+    if not (
+        keys["load_part"].equals(batch["load_part"])
+        and keys["source_row"].equals(batch["source_row"])
+    ):  # DuckDB keeps insertion order here; should it ever not, match rows by key
+        keys = batch.select("load_part", "source_row").join(
+            keys, on=["load_part", "source_row"], how="left"
+        )
+    key = keys["response_key"]
+    if untimed.num_rows:
+        key = (
+            batch.select("load_part", "source_row")
+            .with_columns(key)
+            .join(
+                pl.from_arrow(untimed).rename({"response_key": "untimed_key"}),
+                on=["load_part", "source_row"],
+                how="left",
+            )
+            .select(pl.coalesce("response_key", "untimed_key"))
+            .to_series()
+        )
+    return frame.with_columns(key.alias("response_key"))
 
 
 _INSERT_PERSONAL = """
@@ -180,6 +221,16 @@ class BatchRecord:
     started_at: dt.datetime
 
 
+@dataclass
+class LoadItem:
+    """One file's part of a load: its record, accepted rows (keyed), personal data, rejections."""
+
+    record: BatchRecord
+    accepted: pl.DataFrame
+    personal: pl.DataFrame
+    rejected: pl.DataFrame
+
+
 def load_batch(
     con: duckdb.DuckDBPyConnection,
     record: BatchRecord,
@@ -194,45 +245,94 @@ def load_batch(
     Returns the number of responses that were new to the store: a re-export adds only
     the responses whose key is not there yet.
     """
+    return load_batches(con, [LoadItem(record, accepted, personal, rejected)], midway=midway)[0]
+
+
+def load_batches(
+    con: duckdb.DuckDBPyConnection,
+    items: list[LoadItem],
+    *,
+    midway: Callable[[], None] | None = None,
+) -> list[int]:
+    """Load several files in one transaction, as loading them one after the other would.
+
+    A response already in the store, or in an earlier file of `items`, is not added
+    again; its personal row is kept only if the store has none. Returns, per item, the
+    number of responses it added. One transaction for many files lets DuckDB write full
+    row groups straight to the database file instead of the WAL first, and scan the
+    stored keys once instead of once per file; a failure rolls back every item.
+    """
+    if not items:
+        return []
     now = dt.datetime.now()
-    lineage = accepted.with_columns(
-        pl.lit(record.batch_id).alias("batch_id"),
-        pl.lit(record.source_kind).alias("source_kind"),
-        pl.lit(record.source_file).alias("source_file"),
-        pl.lit(record.source_sha256).alias("source_sha256"),
-        pl.lit(record.unit_code).alias("unit_code"),
-        pl.lit(now).alias("loaded_at"),
-    ).select(RESPONSE_COLUMNS)
-    keys = accepted.select("source_row", "response_key")
-    personal_rows = personal.join(keys, on="source_row", how="inner").select(
-        "response_key", "respondent_name", "respondent_phone"
+    lineage = pl.concat(
+        [
+            item.accepted.with_columns(
+                pl.lit(item.record.batch_id).alias("batch_id"),
+                pl.lit(item.record.source_kind).alias("source_kind"),
+                pl.lit(item.record.source_file).alias("source_file"),
+                pl.lit(item.record.source_sha256).alias("source_sha256"),
+                pl.lit(item.record.unit_code, dtype=pl.Utf8).alias("unit_code"),
+                pl.lit(now).alias("loaded_at"),
+            ).select(RESPONSE_COLUMNS)
+            for item in items
+        ]
     )
-    rejected_rows = rejected.select(
-        pl.col("source_row").cast(pl.Int64),
-        pl.col("column").cast(pl.Utf8).alias("column_name"),
-        pl.col("value").cast(pl.Utf8),
-        pl.col("reason").cast(pl.Utf8),
+    if len(items) > 1:
+        # a response in two files of the group comes from the first, as file by file
+        lineage = lineage.unique(
+            subset=["unit_code", "survey_year", "response_key"], keep="first", maintain_order=True
+        )
+    personal_rows = pl.concat(
+        [
+            item.personal.join(
+                item.accepted.select("source_row", "response_key"), on="source_row", how="inner"
+            ).select("response_key", "respondent_name", "respondent_phone")
+            for item in items
+        ]
+    ).unique(subset=["response_key"], keep="first", maintain_order=True)
+    rejected_rows = pl.concat(
+        [
+            item.rejected.select(
+                pl.lit(item.record.batch_id).alias("batch_id"),
+                pl.lit(item.record.source_file).alias("source_file"),
+                pl.col("source_row").cast(pl.Int64),
+                pl.col("column").cast(pl.Utf8).alias("column_name"),
+                pl.col("value").cast(pl.Utf8),
+                pl.col("reason").cast(pl.Utf8),
+            )
+            for item in items
+        ]
     )
+    identity = ["unit_code", "survey_year", "response_key"]
     cols = ", ".join(RESPONSE_COLUMNS)
     con.execute("begin transaction")
     try:
-        con.register("incoming", lineage.to_arrow())
+        # The stored responses among the incoming ones: DuckDB hashes the incoming keys
+        # and scans the store's (pruned by the incoming units' range). Inserting only the
+        # new rows afterwards, without RETURNING, lets DuckDB write full row groups
+        # straight to the file; an INSERT … WHERE NOT EXISTS … RETURNING cannot.
+        con.register("incoming_keys", lineage.select(identity).to_arrow())
+        stored = pl.from_arrow(
+            con.sql(
+                """
+                select r.unit_code, r.survey_year, r.response_key
+                from raw.responses as r
+                semi join incoming_keys as i
+                    on r.unit_code = i.unit_code
+                    and r.survey_year = i.survey_year
+                    and r.response_key = i.response_key
+                """
+            ).to_arrow_table()
+        )
+        new_rows = lineage.join(stored, on=identity, how="anti") if stored.height else lineage
+        con.register("incoming", new_rows.to_arrow())
         con.register("incoming_rejected", rejected_rows.to_arrow())
-        returned = con.execute(
-            f"""
-            insert into raw.responses ({cols})
-            select {cols} from incoming as i
-            where not exists (
-                select 1 from raw.responses as r
-                where r.unit_code = ? and r.survey_year = i.survey_year
-                  and r.response_key = i.response_key
-            )
-            returning response_key
-            """,  # noqa: S608 - constant column list
-            [record.unit_code],
-        ).fetchnumpy()["response_key"]
-        inserted = pl.DataFrame({"response_key": pl.Series(returned, dtype=pl.Utf8)})
-        new_rows = inserted.height
+        con.execute(
+            f"insert into raw.responses ({cols}) select {cols} from incoming"  # noqa: S608 - constant column list
+        )
+        inserted = new_rows.select("batch_id", "response_key")
+        new_per_batch = dict(inserted.group_by("batch_id").len().iter_rows())
         if midway is not None:
             midway()
         # A response new to the store has no personal row yet (they are written together);
@@ -245,28 +345,29 @@ def load_batch(
         con.execute(
             """
             insert into ops.rejected_rows
-            select ?, ?, ?, source_row, column_name, value, reason, ?
+            select batch_id, ?, source_file, source_row, column_name, value, reason, ?
             from incoming_rejected
             """,
-            [record.batch_id, record.run_id, record.source_file, now],
+            [items[0].record.run_id, now],
         )
-        _insert_batch(
-            con,
-            record,
-            len(lineage),
-            rejected_rows["source_row"].n_unique(),
-            new_rows,
-            "loaded",
-            now,
-        )
+        for item in items:
+            _insert_batch(
+                con,
+                item.record,
+                item.accepted.height,
+                item.rejected["source_row"].n_unique(),
+                new_per_batch.get(item.record.batch_id, 0),
+                "loaded",
+                now,
+            )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
     finally:
-        for name in ("incoming", "incoming_rejected"):
+        for name in ("incoming_keys", "incoming", "incoming_rejected"):
             con.unregister(name)
-    return int(new_rows)
+    return [int(new_per_batch.get(item.record.batch_id, 0)) for item in items]
 
 
 def _insert_personal(
