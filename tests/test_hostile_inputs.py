@@ -567,12 +567,14 @@ def test_each_rejection_has_its_reason_in_ops(run: Run, case: Case) -> None:
         assert TRACEBACK not in reasons[0][0]
     else:
         rows = run.query(
-            "select source_row, reason from ops.rejected_rows where source_file = ?",
+            "select source_row, column_name, reason from ops.rejected_rows where source_file = ?",
             [case.file_name],
         )
-        assert len({row for row, _ in rows}) == case.rejected_rows
-        assert all(reason and " / " in reason for _, reason in rows), "bilingual reasons"
-        assert any(case.reason in reason for _, reason in rows), rows
+        assert len({row for row, _, _ in rows}) == case.rejected_rows
+        assert all(reason and " / " in reason for _, _, reason in rows), "bilingual reasons"
+        assert any(case.reason in reason for _, _, reason in rows), rows
+        cells = [(row, column) for row, column, _ in rows]
+        assert len(cells) == len(set(cells)), f"a cell is rejected twice: {rows}"
 
 
 @pytest.mark.parametrize(

@@ -106,3 +106,13 @@ def test_a_wrong_config_is_refused_with_a_clear_message(
 def test_a_missing_config_file_says_where_it_looked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(tmp_path / "nope.yaml")
+
+
+def test_the_dbt_project_comes_from_the_environment_when_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write(tmp_path, "warehouse: skm.duckdb\n")
+    monkeypatch.delenv("SKM_DBT_PROJECT_DIR", raising=False)
+    assert load_settings(config).dbt_project_dir is None  # dbt_runner's default project
+    monkeypatch.setenv("SKM_DBT_PROJECT_DIR", str(tmp_path / "checkout" / "dbt_project"))
+    assert load_settings(config).dbt_project_dir == tmp_path / "checkout" / "dbt_project"

@@ -1,15 +1,16 @@
 """Fault injection for the reliability tests: kill the job at a named point.
 
 Set by the environment variable SKM_ETL_FAILPOINT (read in settings.py), e.g.
-`mid-load` or `mid-dbt:2.5` (seconds into dbt). Unset in production: every call is a
-no-op then.
+`mid-load` or `mid-dbt:5` (killed once dbt has finished 5 nodes). Unset in production:
+every call is a no-op then.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import threading
+from collections.abc import Callable
+from typing import Any
 
 POINTS = (
     "after-prepare",
@@ -28,12 +29,21 @@ def hit(active: str | None, name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def arm_timer(active: str | None, name: str) -> threading.Timer | None:
-    """For a point inside a long call (dbt): SIGKILL after the configured delay."""
+def dbt_event_hook(active: str | None, name: str) -> Callable[[Any], None] | None:
+    """For a point inside dbt: a dbt event callback that SIGKILLs after N finished nodes.
+
+    Counting dbt's own NodeFinished events (rather than seconds) puts the kill inside the
+    build however slow dbt's start is on a loaded machine.
+    """
     if active is None or active.split(":", 1)[0] != name:
         return None
-    delay = float(active.split(":", 1)[1]) if ":" in active else 2.0
-    timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGKILL))
-    timer.daemon = True
-    timer.start()
-    return timer
+    after = int(active.split(":", 1)[1]) if ":" in active else 5
+    finished = [0]
+
+    def on_event(event: Any) -> None:
+        if event.info.name == "NodeFinished":
+            finished[0] += 1
+            if finished[0] >= after:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return on_event

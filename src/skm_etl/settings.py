@@ -76,6 +76,8 @@ class Settings:
     validation_chunk_rows: int = 200_000
     validation_engine: str = "gx"
     failpoint: str | None = None  # fault injection for tests (skm_etl/failpoints.py)
+    # the dbt project; $SKM_DBT_PROJECT_DIR lets an installed package use a checkout's
+    dbt_project_dir: Path | None = None
 
     @property
     def store(self) -> Path:
@@ -201,6 +203,7 @@ def _build(raw: dict[str, Any], path: Path) -> Settings:
         raise ConfigError(
             f"SKM_ETL_FAILPOINT={failpoint!r} is not one of {', '.join(failpoints.POINTS)}"
         )
+    dbt_project_dir = os.environ.get("SKM_DBT_PROJECT_DIR") or None
     work_dir = (
         _path(base, raw["work_dir"], "work_dir")
         if raw.get("work_dir")
@@ -225,6 +228,7 @@ def _build(raw: dict[str, Any], path: Path) -> Settings:
         validation_chunk_rows=chunk_rows,
         validation_engine=engine,
         failpoint=failpoint,
+        dbt_project_dir=Path(dbt_project_dir).resolve() if dbt_project_dir else None,
     )
 
 

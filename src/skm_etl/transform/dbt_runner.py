@@ -12,13 +12,12 @@ import os
 import shlex
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PROJECT_DIR_ENV = "SKM_DBT_PROJECT_DIR"
 STORE_PATH_ENV = "SKM_STORE_PATH"
 
 # Statuses dbt gives a node that did not succeed (RunStatus / TestStatus values).
@@ -67,10 +66,7 @@ class DbtRunResult:
 
 
 def default_project_dir() -> Path:
-    """Return the dbt project directory: $SKM_DBT_PROJECT_DIR or the repository's dbt_project/."""
-    override = os.environ.get(PROJECT_DIR_ENV)  # lets an installed package find a checkout
-    if override:
-        return Path(override).resolve()
+    """Return the repository's dbt_project/ (settings may name another, `dbt_project_dir`)."""
     return Path(__file__).resolve().parents[3] / "dbt_project"
 
 
@@ -82,6 +78,7 @@ def run_dbt(
     select: str | None = None,
     target_path: Path | None = None,
     project_dir: Path | None = None,
+    on_event: Callable[[Any], None] | None = None,
 ) -> DbtRunResult:
     """Run a dbt command on the store DuckDB file and report what failed.
 
@@ -94,6 +91,7 @@ def run_dbt(
     target_path: directory for dbt's target/ and logs/; given, nothing is written
         inside the repository (use it for CI, tests and read-only installs).
     project_dir: the dbt project; default `default_project_dir()`.
+    on_event: called with every dbt event message (dbtRunner callbacks).
 
     Never raises for a dbt failure: a parse or compile error comes back as a failure
     named "dbt", so the pipeline can record it and keep the previous served file.
@@ -129,7 +127,7 @@ def run_dbt(
 
     started = time.perf_counter()
     with _env_lock, _environment(**{STORE_PATH_ENV: str(Path(store_path).resolve())}):
-        outcome = dbtRunner().invoke(args)
+        outcome = dbtRunner(callbacks=[on_event] if on_event else None).invoke(args)
     elapsed = time.perf_counter() - started
 
     failures: list[NodeFailure] = []
