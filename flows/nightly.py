@@ -96,23 +96,15 @@ def _run(
         summary.files.extend(prepared.plan_files)
         failpoints.hit(settings.failpoint, "after-prepare")
         fetched: list[pipeline.SourceFile] = []
-        for source in settings.sources:
-            if source.url is None or replay[0]:
-                continue
+        for source in [] if replay[0] else pipeline.url_sources(settings):
             try:
                 outcome = fetch_task(settings, source)
             except Exception as exc:  # noqa: BLE001 - retries exhausted: the other sources go on
                 outcome = pipeline.FetchOutcome(f"{source.name}: {exc}", failed=True)
-            summary.fetches.append(outcome.line)
-            if outcome.source_file is not None:
-                fetched.append(outcome.source_file)
-            elif outcome.failed:
-                pipeline.record_fetch_failure(settings, summary.run_id, source, outcome.line)
-                summary.files.append(
-                    pipeline.FileOutcome(
-                        source.name, f"fetch:{source.name}", "rejected", message=outcome.line
-                    )
-                )
+            if (
+                fetched_file := pipeline.record_fetch(settings, summary, source, outcome)
+            ) is not None:
+                fetched.append(fetched_file)
         files = (
             pipeline.replay_sources(settings, year=replay[1], unit=replay[2])
             if replay[0]

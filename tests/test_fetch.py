@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -752,3 +753,36 @@ def test_a_spec_that_cannot_work_is_refused_when_built(overrides: dict[str, obje
     values.update(overrides)
     with pytest.raises(ValueError):
         FetchSpec(**values)  # type: ignore[arg-type]
+
+
+def test_a_source_that_cannot_be_fetched_is_a_rejected_file_and_the_run_goes_on(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    from skm_etl import pipeline
+    from skm_etl.load import warehouse
+    from skm_etl.settings import load_settings
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "warehouse: wh/skm.duckdb\nsources:\n"
+        f"  - {{name: hilang, kind: sapaapip, url: '{server.url('/no-such-export')}'}}\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    summary = pipeline.RunSummary(run_id="run-1", started_at=dt.datetime.now())
+    (source,) = pipeline.url_sources(settings)
+
+    outcome = pipeline.fetch_source(settings, source)
+    loaded = pipeline.record_fetch(settings, summary, source, outcome)
+
+    assert loaded is None and outcome.failed
+    assert summary.fetches == [outcome.line] and "HTTP 404" in outcome.line
+    assert [(f.source_file, f.origin, f.status) for f in summary.files] == [
+        ("hilang", "fetch:hilang", "rejected")
+    ]
+    con = warehouse.open_store(settings.store)
+    try:
+        rows = con.execute("select run_id, source_file, reason from ops.rejected_files").fetchall()
+    finally:
+        con.close()
+    assert rows == [("run-1", "hilang", outcome.line)]

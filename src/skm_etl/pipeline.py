@@ -647,23 +647,40 @@ def fetch_source(settings: Settings, source: SourceConfig) -> FetchOutcome:
     )
 
 
-def record_fetch_failure(
-    settings: Settings, run_id: str, source: SourceConfig, message: str
-) -> None:
-    """A source that could not be fetched is a rejected file for the operator to see."""
-    con = warehouse.open_store(settings.store)
-    try:
-        warehouse.record_rejected_file(
-            con,
-            run_id=run_id,
-            source_file=source.name,
-            source_path=None,
-            source_sha256=None,
-            source_kind=source.kind,
-            reason=message,
+def url_sources(settings: Settings) -> list[SourceConfig]:
+    """The configured sources fetched from a URL, in config order."""
+    return [source for source in settings.sources if source.url is not None]
+
+
+def record_fetch(
+    settings: Settings, summary: RunSummary, source: SourceConfig, outcome: FetchOutcome
+) -> SourceFile | None:
+    """Note one fetch in the run summary; the file to load, if it brought one.
+
+    A source that could not be fetched (retries exhausted) is a rejected file for the
+    operator to see, in ops.rejected_files and in the summary; the other sources go on.
+    """
+    summary.fetches.append(outcome.line)
+    if outcome.source_file is not None:
+        return outcome.source_file
+    if outcome.failed:
+        con = warehouse.open_store(settings.store)
+        try:
+            warehouse.record_rejected_file(
+                con,
+                run_id=summary.run_id,
+                source_file=source.name,
+                source_path=None,
+                source_sha256=None,
+                source_kind=source.kind,
+                reason=outcome.line,
+            )
+        finally:
+            con.close()
+        summary.files.append(
+            FileOutcome(source.name, f"fetch:{source.name}", "rejected", message=outcome.line)
         )
-    finally:
-        con.close()
+    return None
 
 
 def build_docs(settings: Settings) -> Path:
