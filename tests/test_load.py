@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import time
 from pathlib import Path
 
 import polars as pl
@@ -253,3 +255,37 @@ def test_several_files_in_one_transaction_store_what_one_by_one_would(tmp_path: 
     assert many.execute("select count(*) from raw.responses").fetchone()[0] == 12
     for con in (many, seq):
         con.close()
+
+
+def test_file_hashes_are_remembered_until_the_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = tmp_path / "tabulasi.csv"
+    export.write_text("a,b\n1,2\n", encoding="utf-8")
+    hashed: list[Path] = []
+    real = warehouse.file_sha256
+    monkeypatch.setattr(warehouse, "file_sha256", lambda path: hashed.append(path) or real(path))
+    cache = tmp_path / "work" / "file_hashes.json"
+
+    first = warehouse.FileHashes(cache)
+    assert first.sha256(export) == hashlib.sha256(export.read_bytes()).hexdigest()
+    first.save()
+    again = warehouse.FileHashes(cache)  # the next run
+    assert again.sha256(export) == first.sha256(export)
+    assert hashed == [export], "an unchanged file is not read again"
+
+    # rewritten in place with the same size and its old mtime put back: ctime still moves
+    stat = export.stat()
+    time.sleep(0.05)  # past the file system's timestamp tick
+    export.write_text("a,b\n1,3\n", encoding="utf-8")
+    os.utime(export, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert again.sha256(export) == hashlib.sha256(b"a,b\n1,3\n").hexdigest()
+    assert hashed == [export, export]
+
+
+def test_an_unreadable_hash_cache_means_hashing_again(tmp_path: Path) -> None:
+    export = tmp_path / "tabulasi.csv"
+    export.write_text("x\n", encoding="utf-8")
+    cache = tmp_path / "file_hashes.json"
+    cache.write_text("{not json", encoding="utf-8")
+    assert warehouse.FileHashes(cache).sha256(export) == hashlib.sha256(b"x\n").hexdigest()

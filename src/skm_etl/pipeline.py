@@ -191,11 +191,12 @@ def process_files(
     hundreds of files). What is stored is what loading file by file would store.
     """
     con = warehouse.open_store(settings.store)
+    hashes = warehouse.FileHashes(settings.work_dir / "file_hashes.json")
     outcomes: list[FileOutcome] = []
     group: list[_Staged] = []
     try:
         for source in sources:
-            staged = _stage(con, settings, prepared, source, run_id, group)
+            staged = _stage(con, settings, prepared, source, run_id, group, hashes)
             if isinstance(staged, FileOutcome):
                 outcomes.append(staged)
                 continue
@@ -208,6 +209,7 @@ def process_files(
             _load_group(con, settings, prepared, group, run_id)
     finally:
         con.close()
+        hashes.save()
     return outcomes
 
 
@@ -230,6 +232,7 @@ def _stage(
     source: SourceFile,
     run_id: str,
     group: list[_Staged],
+    hashes: warehouse.FileHashes,
 ) -> _Staged | FileOutcome:
     """Check, archive and read one file; a FileOutcome when it goes no further."""
     name = source.display_name
@@ -244,7 +247,7 @@ def _stage(
             None,
             f"file tidak ditemukan / file not found: {source.path}",
         )
-    sha = warehouse.file_sha256(source.path)
+    sha = hashes.sha256(source.path)
     if warehouse.is_file_loaded(con, sha) or any(item.sha == sha for item in group):
         outcome.status = "skipped"
         outcome.message = "sudah dimuat sebelumnya / already loaded (same content)"

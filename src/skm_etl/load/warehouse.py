@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,6 +79,50 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+class FileHashes:
+    """sha256 of inbox files, remembered by (size, mtime, ctime, inode) between runs.
+
+    A national inbox keeps every export it ever received (2 GB for 10M responses);
+    hashing them all again each night costs seconds for files that did not change. Any
+    write to a file changes its ctime (which no tool can set back), so a changed file is
+    always hashed again. Kept as JSON in the work dir; a missing or unreadable cache just
+    means hashing everything.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._entries: dict[str, list] = {}
+        self._changed = False
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(loaded, dict):
+                self._entries = loaded
+        except (OSError, ValueError):
+            pass
+
+    def sha256(self, file: Path) -> str:
+        stat = file.stat()
+        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+        key = str(file.resolve())
+        entry = self._entries.get(key)
+        if isinstance(entry, list) and len(entry) == 5 and entry[:4] == stamp:
+            return str(entry[4])
+        sha = file_sha256(file)
+        self._entries[key] = [*stamp, sha]
+        self._changed = True
+        return sha
+
+    def save(self) -> None:
+        """Write the cache (atomically), forgetting files that are gone."""
+        if not self._changed:
+            return
+        entries = {k: v for k, v in self._entries.items() if Path(k).exists()}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(entries), encoding="utf-8")
+        tmp.replace(self.path)
 
 
 def new_id() -> str:
