@@ -57,17 +57,22 @@ KEY_CONTENT_COLUMNS = (
 
 
 CHECKPOINT_THRESHOLD = "256MB"
+STORE_MEMORY_LIMIT = "1GB"
 
 
 def open_store(path: Path) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the ETL's private DuckDB file with its raw/ref/ops tables."""
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
-    # Every file is loaded in its own transaction. DuckDB checkpoints once the WAL passes
-    # the threshold (16 MB by default, a few files of a national inbox), and a checkpoint
-    # rewrites the table's last, partly filled row group each time: fewer, larger ones
-    # load a national inbox about a quarter faster. The WAL is replayed if a run dies.
+    # Small loads (a nightly increment, a single file) commit through the WAL; DuckDB
+    # checkpoints once it passes the threshold (16 MB by default), and each checkpoint
+    # rewrites the table's last, partly filled row group: fewer, larger ones are cheaper.
+    # The WAL is replayed if a run dies.
     con.execute(f"set checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+    # DuckDB keeps every block it wrote or read cached up to 80% of RAM by default; a
+    # national load would grow the process by the size of the store. Past this it
+    # evicts (and spills, which loading does not need).
+    con.execute(f"set memory_limit = '{STORE_MEMORY_LIMIT}'")
     con.execute(resources.files("skm_etl.load").joinpath("schema.sql").read_text(encoding="utf-8"))
     return con
 
