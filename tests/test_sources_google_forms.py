@@ -395,3 +395,25 @@ def test_an_xlsx_download_of_the_sheet_is_read_too(tmp_path: Path, ref, example)
     result = read_google_forms(path, ref, unit_name=UNIT, survey_year=YEAR)
     assert_frame_equal(result.responses, example.responses)
     assert_frame_equal(result.personal, example.personal)
+
+
+def test_label_columns_read_together_match_reading_each_column(ref) -> None:
+    from skm_etl.sources import normalize as nz
+
+    items = {code: ref.questionnaire.item(code) for code in ("q1", "q12", "ak1")}
+    labels = [label for item in items.values() for label in item.labels]
+    cells = pl.DataFrame(
+        {
+            "q1": [labels[0], None, "  " + labels[1].upper(), "tidak tahu", labels[-1]],
+            "q12": [None, None, labels[2], "-", labels[0].lower()],
+            "ak1": [None] * 5,
+        },
+        schema={code: pl.Utf8 for code in items},
+    )
+    blank = {"q1": True, "q12": False, "ak1": False}
+    together = nz.scores_from_labels(cells, items, blank_is_issue=blank)
+    for code, item in items.items():
+        alone = nz.score_from_label(cells[code], item, blank_is_issue=blank[code])
+        assert together[code].value.to_list() == alone.value.to_list()
+        assert together[code].value.dtype == alone.value.dtype == pl.Int16
+        assert together[code].reason.to_list() == alone.reason.to_list()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from polars.testing import assert_frame_equal
 
 from fixtures.sources.golden import WHOLE_UNIT, expected_section, index_of, ipak_of
 from skm_etl.reference import load_reference
-from skm_etl.sources import ReadResult, SourceFileError, read_sapaapip
+from skm_etl.sources import ReadResult, SourceFileError, read_sapaapip, tabular
 from skm_etl.sources.result import ISSUE_SCHEMA, PERSONAL_SCHEMA, RESPONSE_SCHEMA
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -579,3 +580,67 @@ def test_a_decimal_score_cell_is_an_issue(tmp_path: Path, ref) -> None:
     workbook.save(path)
     result = read_sapaapip(path, ref)
     assert result.issues.select("column", "value").rows() == [("q3", "4.5")]
+
+
+def test_csv_cells_skip_stripping_only_when_no_cell_has_edge_whitespace() -> None:
+    # the CSV fast path leaves cells unstripped when the text shows no cell can need it;
+    # on random texts of quotes, delimiters, line breaks and Unicode spaces it must agree
+    # with stripping every cell
+    rng = random.Random(7)
+    atoms = ["a", "1", " ", "\t", "\u00a0", "\u3000", "\n", '"', '""', ",", ";", "x y"]
+    atoms += ["\u2028", "\x85", "\x1f", "\r", "\r\n", "é"]
+    skipped = 0
+    for _ in range(1500):
+        text = "".join(rng.choice(atoms) for _ in range(rng.randint(1, 30)))
+        payload, whole = tabular._plain_utf8(text.encode())
+        for delimiter in (",", ";"):
+            try:
+                frame = pl.read_csv(
+                    payload,
+                    has_header=False,
+                    separator=delimiter,
+                    schema={f"c{i}": pl.Utf8 for i in range(12)},
+                    missing_columns="insert",
+                    truncate_ragged_lines=True,
+                    raise_if_empty=False,
+                )
+            except pl.exceptions.PolarsError:
+                continue
+            if not tabular._may_have_edge_space(whole, delimiter):
+                skipped += 1
+                assert_frame_equal(tabular._tidy(frame, strip=False), tabular._tidy(frame))
+    assert skipped > 100
+
+
+def test_a_csv_with_a_lone_carriage_return_in_a_quoted_cell_reads_like_a_line_feed(
+    tmp_path: Path, ref
+) -> None:
+    lines = list(LINES)
+    cells = lines[FIRST_DATA_LINE - 1].split(",")
+    cells[SARAN] = '"Mohon\rdipercepat "'
+    lines[FIRST_DATA_LINE - 1] = ",".join(cells)
+    path = tmp_path / "cr.csv"
+    path.write_bytes("\r\n".join(lines).encode("utf-8"))
+    result = read_sapaapip(path, ref)
+    assert result.responses["saran"][0] == "Mohon\ndipercepat"
+
+
+def test_score_columns_read_together_match_reading_each_column() -> None:
+    from skm_etl.sources import normalize as nz
+
+    cells = pl.DataFrame(
+        {
+            "q1": ["1", "6", None, "4", "2"],
+            "q2": ["7", "4.0", "0", "lima", None],
+            "q3": ["04", "٤", "3", "", "5,0"],
+            "ak1": [None] * 5,
+        },
+        schema={code: pl.Utf8 for code in ("q1", "q2", "q3", "ak1")},
+    )
+    blank = {"q1": True, "q2": True, "q3": False, "ak1": False}
+    together = nz.scores_from_numbers(cells, 6, blank_is_issue=blank)
+    for code in cells.columns:
+        alone = nz.score_from_number(cells[code], 6, blank_is_issue=blank[code])
+        assert together[code].value.to_list() == alone.value.to_list()
+        assert together[code].value.dtype == pl.Int16
+        assert together[code].reason.to_list() == alone.reason.to_list()

@@ -184,9 +184,10 @@ def scores_from_numbers(
 ) -> dict[str, Parsed]:
     """Read every score column of a file at once (columns named by item code).
 
-    A column whose every non-blank cell is one of "1" … str(scale) (nearly always) is read
-    in one vectorised pass; a column holding anything else ("5.0", "7", "lima") goes
-    through `score_from_number`. Both give the same values and reasons.
+    A cell that is one of "1" … str(scale) (nearly all) is read in one vectorised pass
+    over every column. The other non-blank cells ("5.0", "7", "lima") of all columns go
+    through `score_from_number` together and are put back in place: the same values and
+    reasons as reading column by column, in a few queries instead of several per column.
     """
     if cells.width == 0:
         return {}
@@ -195,35 +196,46 @@ def scores_from_numbers(
             code: score_from_number(cells[code], scale, blank_is_issue=blank_is_issue[code])
             for code in cells.columns
         }
-    plain = cells.select(
-        (
-            pl.col(code).is_null()
-            | (
-                (pl.col(code).str.len_bytes() == 1)
-                & pl.col(code).is_between(pl.lit("1"), pl.lit(str(scale)))
-            )
+    codes = cells.columns
+
+    def plain(code: str) -> pl.Expr:
+        return (pl.col(code).str.len_bytes() == 1) & pl.col(code).is_between(
+            pl.lit("1"), pl.lit(str(scale))
         )
-        .all()
-        .alias(code)
-        for code in cells.columns
-    ).row(0, named=True)
-    fast = [code for code in cells.columns if plain[code]]
-    parsed = {
-        code: score_from_number(cells[code], scale, blank_is_issue=blank_is_issue[code])
-        for code in cells.columns
-        if not plain[code]
-    }
-    if fast:
-        values = cells.select(pl.col(fast).cast(pl.Int16))
-        reasons = cells.select(
+
+    passes = cells.select(
+        *(
+            pl.when(plain(code)).then(pl.col(code).cast(pl.Int16, strict=False)).alias(code)
+            for code in codes
+        ),
+        *(
             pl.when(pl.col(code).is_null())
             .then(pl.lit(REASON_BLANK_SCORE if blank_is_issue[code] else None, dtype=pl.Utf8))
-            .alias(code)
-            for code in fast
+            .alias(f"reason {code}")
+            for code in codes
+        ),
+        *((pl.col(code).is_not_null() & ~plain(code)).alias(f"odd {code}") for code in codes),
+    )
+    odd = {code: passes[f"odd {code}"].arg_true() for code in codes}
+    odd = {code: where for code, where in odd.items() if where.len()}
+    values = {code: passes[code] for code in codes}
+    reasons = {code: passes[f"reason {code}"] for code in codes}
+    if odd:
+        # blank_is_issue does not matter here: none of these cells is blank
+        slow = score_from_number(
+            pl.concat([cells[code].gather(where) for code, where in odd.items()]),
+            scale,
+            blank_is_issue=False,
         )
-        for code in fast:
-            parsed[code] = Parsed(value=values[code], raw=cells[code], reason=reasons[code])
-    return {code: parsed[code] for code in cells.columns}
+        offset = 0
+        for code, where in odd.items():
+            size = where.len()
+            values[code] = values[code].scatter(where, slow.value.slice(offset, size))
+            reasons[code] = reasons[code].scatter(where, slow.reason.slice(offset, size))
+            offset += size
+    return {
+        code: Parsed(value=values[code], raw=cells[code], reason=reasons[code]) for code in codes
+    }
 
 
 def score_from_label(raw: pl.Series, item: Item, *, blank_is_issue: bool) -> Parsed:
@@ -243,6 +255,49 @@ def score_from_label(raw: pl.Series, item: Item, *, blank_is_issue: bool) -> Par
         .otherwise(_UTF8_NULL),
     )
     return Parsed(value=value, raw=raw, reason=reason)
+
+
+def scores_from_labels(
+    cells: pl.DataFrame, items: dict[str, Item], *, blank_is_issue: dict[str, bool]
+) -> dict[str, Parsed]:
+    """Read every label-answer column at once (columns named by item code).
+
+    The same values and reasons as `score_from_label` column by column: each distinct text
+    of all columns is keyed once, and every column is mapped back through one Enum.
+    """
+    codes = cells.columns
+    if not codes:
+        return {}
+    distinct = sorted(set().union(*cells.select(pl.all().unique().implode()).row(0)) - {None})
+    if distinct:
+        table = pl.DataFrame({"raw": distinct}, schema={"raw": pl.Utf8}).select(
+            text_key_expr(pl.col("raw"))
+            .replace_strict(_label_scores(items[code]), default=None, return_dtype=pl.Int16)
+            .cast(pl.Int16)
+            .alias(code)
+            for code in codes
+        )
+        indices = cells.select(pl.col(code).cast(pl.Enum(distinct)).to_physical() for code in codes)
+        values = {code: table[code].gather(indices[code]).rename(code) for code in codes}
+    else:
+        values = {
+            code: pl.repeat(None, cells.height, dtype=pl.Int16, eager=True).rename(code)
+            for code in codes
+        }
+    reasons = pl.DataFrame(
+        {**{f"raw {c}": cells[c] for c in codes}, **{f"value {c}": values[c] for c in codes}}
+    ).select(
+        pl.when(pl.col(f"raw {code}").is_null())
+        .then(pl.lit(REASON_BLANK_SCORE if blank_is_issue[code] else None, dtype=pl.Utf8))
+        .when(pl.col(f"value {code}").is_null())
+        .then(pl.lit(REASON_UNKNOWN_LABEL.format(labels=", ".join(items[code].labels))))
+        .otherwise(_UTF8_NULL)
+        .alias(code)
+        for code in codes
+    )
+    return {
+        code: Parsed(value=values[code], raw=cells[code], reason=reasons[code]) for code in codes
+    }
 
 
 def _reason_when_unread(raw: pl.Series, value: pl.Series, reason: str) -> pl.Series:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,18 +134,27 @@ def csv_text(path: Path) -> str:
 
 def _csv_frame(path: Path) -> pl.DataFrame:
     """Decode a CSV file of unknown encoding and delimiter into text cells."""
-    text = csv_text(path)
-    if not text.strip():
+    data = path.read_bytes()
+    payload, whole = _plain_utf8(data)
+    if payload is None:
+        text = decode_text(data, path.name).replace("\r\n", "\n").replace("\r", "\n")
+        empty, sample = not text.strip(), text
+    else:
+        # the same text csv_text gives, kept as bytes: no decode, replace and encode
+        empty, sample = _blank_bytes(payload), _head_text(payload)
+    if empty:
         raise file_error(
             f"file {path.name} kosong",
             f"{path.name} is empty",
             "ekspor ulang file dari sumbernya",
             "export the file again from its source",
         )
-    delimiter, width = sniff_csv(text)
+    delimiter, width = sniff_csv(sample)
+    if payload is None:
+        payload = sample.encode("utf-8")
     try:
         frame = pl.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            payload,
             has_header=False,
             separator=delimiter,
             quote_char='"',
@@ -162,7 +172,66 @@ def _csv_frame(path: Path) -> pl.DataFrame:
             "buka di Excel atau Google Sheets lalu simpan ulang sebagai CSV",
             "open it in Excel or Google Sheets and save it again as CSV",
         ) from exc
-    return _tidy(frame)
+    return _tidy(frame, strip=whole is None or _may_have_edge_space(whole, delimiter))
+
+
+def _plain_utf8(data: bytes) -> tuple[bytes | None, pl.Series | None]:
+    """Return the UTF-8 bytes of `csv_text`, and that text as a Series, for plain UTF-8.
+
+    (None, None) for a BOM, a NUL or bytes that are not UTF-8: those take `decode_text`.
+    LF replaces CR LF and CR on the bytes: 0x0D never occurs inside a multi-byte sequence.
+    """
+    if data.startswith(UTF8_BOM) or data[:2] in UTF16_BOMS or b"\x00" in data:
+        return None, None
+    payload = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    try:
+        # Rust's UTF-8 check accepts exactly what Python's strict decoder accepts
+        return payload, pl.Series([payload], dtype=pl.Binary).cast(pl.Utf8)
+    except pl.exceptions.PolarsError:
+        return None, None
+
+
+_ASCII_NON_SPACE = re.compile(rb"[^\t\n\x0b\x0c\r\x1c-\x1f ]")
+
+
+def _blank_bytes(payload: bytes) -> bool:
+    """Tell whether the UTF-8 text is empty or only whitespace (as `str.strip` sees it)."""
+    found = _ASCII_NON_SPACE.search(payload)
+    if found is None:
+        return True
+    if payload[found.start()] < 0x80:
+        return False
+    return not payload.decode("utf-8").strip()  # non-ASCII: may be NBSP and the like
+
+
+def _head_text(payload: bytes) -> str:
+    """Decode the lines `sniff_csv` reads (cut at a line feed, so at a character boundary)."""
+    end = -1
+    for _ in range(SNIFF_RECORDS * 2):
+        end = payload.find(b"\n", end + 1)
+        if end < 0:
+            return payload.decode("utf-8")
+    return payload[: end + 1].decode("utf-8")
+
+
+def _may_have_edge_space(text: pl.Series, delimiter: str) -> bool:
+    """Tell whether some cell may start or end with whitespace, so cells need stripping.
+
+    A cell's first and last characters touch a delimiter, a line feed, a quote or the
+    text's ends, so whitespace (as `strip_chars` sees it) next to none of them means every
+    cell is already stripped. A line feed is cell content only inside quotes, which the
+    parser toggles wherever they stand: it can begin or end a cell only next to a run of
+    quotes. Tab-delimited text is always stripped.
+    """
+    if delimiter.isspace():
+        return True
+    edge = f'[{re.escape(delimiter)}\\n"]'
+    space = r"[\s&&[^\n]]"
+    pattern = (
+        rf"(?:\A|{edge}){space}|{space}(?:{edge}|\z)"
+        rf'|(?:\A|[{re.escape(delimiter)}\n])"+\n|\n"+(?:[{re.escape(delimiter)}\n]|\z)'
+    )
+    return bool(text.str.contains(pattern).item())
 
 
 def decode_text(data: bytes, name: str) -> str:
@@ -208,7 +277,12 @@ def sniff_csv(text: str) -> tuple[str, int]:
     The widest row, not the first, decides: a sapaapip CSV starts with a one-cell title
     and short metadata rows before the header.
     """
-    sample = io.StringIO(text)
+    end = -1
+    for _ in range(SNIFF_RECORDS * 2):  # only these lines are read: skip copying the rest
+        end = text.find("\n", end + 1)
+        if end < 0:
+            break
+    sample = io.StringIO(text if end < 0 else text[: end + 1])
     lines = [line for _, line in zip(range(SNIFF_RECORDS * 2), sample, strict=False)]
     best, best_width = ",", 1
     for delimiter in CSV_DELIMITERS:
@@ -222,15 +296,17 @@ def sniff_csv(text: str) -> tuple[str, int]:
     return best, best_width
 
 
-def _tidy(frame: pl.DataFrame) -> pl.DataFrame:
-    """Name cells c0…, strip them, turn blanks into nulls and number the rows from 1."""
+def _tidy(frame: pl.DataFrame, *, strip: bool = True) -> pl.DataFrame:
+    """Name cells c0…, strip them, turn blanks into nulls and number the rows from 1.
+
+    `strip=False` when no cell can have whitespace at its edges (stripping is a no-op).
+    """
     frame = frame.rename({old: f"c{i}" for i, old in enumerate(frame.columns)})
+    if strip:
+        frame = frame.select(pl.col(c).cast(pl.Utf8).str.strip_chars() for c in frame.columns)
     return frame.select(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW),
-        *[
-            _blank_to_null(pl.col(c).cast(pl.Utf8).str.strip_chars()).alias(c)
-            for c in frame.columns
-        ],
+        *[_blank_to_null(pl.col(c).cast(pl.Utf8)).alias(c) for c in frame.columns],
     )
 
 

@@ -328,11 +328,14 @@ def _fields(
     for role, parse in optional.items():
         if role in roles:
             fields[role] = parse(data[roles[role]])
-    for code, cell in mapping.items.items():
-        item = ref.questionnaire.item(code)
-        fields[code] = nz.score_from_label(
-            data[cell], item, blank_is_issue=item.block in BLANK_IS_ISSUE_BLOCKS
+    items = {code: ref.questionnaire.item(code) for code in mapping.items}
+    fields.update(
+        nz.scores_from_labels(
+            data.select(pl.col(cell).alias(code) for code, cell in mapping.items.items()),
+            items,
+            blank_is_issue={c: i.block in BLANK_IS_ISSUE_BLOCKS for c, i in items.items()},
         )
+    )
     return fields
 
 
