@@ -9,6 +9,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# `make test` (and so CI) runs with --hypothesis-profile=ci: the same examples every run,
+# so a property test never fails by the luck of the draw there; a plain `pytest` keeps
+# exploring new ones.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[1]

@@ -116,7 +116,8 @@ def workbook(path: Path, records: list[list[str]], *, typed: bool = True) -> ope
 
 
 def _typed(text: str) -> object:
-    if text.isdigit():
+    # a number as Excel keeps it: "00", "０" or 20 digits would not come back as written
+    if text.isascii() and text.isdigit() and len(text) <= 15 and str(int(text)) == text:
         return int(text)
     try:
         return dt.datetime.strptime(text, "%d/%m/%Y %H:%M:%S")
