@@ -301,9 +301,24 @@ def _personal_data(path: Path) -> list[str]:
 
 
 def _renamed_export(path: Path) -> Path:
-    """The Google Forms example with other respondents: "Peserta N", phones 0857…."""
+    """The Google Forms example with other respondents: "Peserta N", phones 0857….
+
+    Every other respondent also typed their phone number into the suggestion, as
+    "+62 857-…" or "0857…": free text that the saran mart must not publish.
+    """
     text = GOOGLE_FORMS_CSV.read_text(encoding="utf-8")
-    path.write_text(text.replace("Responden ", "Peserta ").replace(",0812", ",0857"), "utf-8")
+    text = text.replace("Responden ", "Peserta ").replace(",0812", ",0857")
+    rows = list(csv.reader(io.StringIO(text)))
+    saran = rows[0].index("Saran & Masukan")
+    phone = rows[0].index("No. HP")
+    for i, row in enumerate(rows[1:]):
+        number = row[phone].strip()
+        if i % 2 == 0:
+            written = number if i % 4 == 0 else f"+62 {number[1:4]}-{number[4:8]}-{number[8:]}"
+            row[saran] = f"mohon hubungi saya di {written} terima kasih"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    path.write_text(out.getvalue(), "utf-8")
     return path
 
 

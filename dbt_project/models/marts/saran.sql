@@ -18,7 +18,8 @@ layanan as (
 
 ),
 
--- every received response's suggestion, counted or not (SPEC §4); no personal data.
+-- every received response's suggestion, counted or not (SPEC §4); no personal data (a
+-- phone number or e-mail address in the text is masked in staging).
 -- A suggestion is free text from the public. One that starts like a spreadsheet formula
 -- (= + - @, a tab or a line break, or their full-width forms) would run as a formula
 -- when an analyst opens an export of this mart in Excel or Sheets (CSV injection), so it

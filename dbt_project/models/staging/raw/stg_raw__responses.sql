@@ -28,10 +28,11 @@ final as (
         {% for column in score_columns() %}
         cast({{ column }} as integer) as {{ column }},
         {% endfor %}
-        -- a blank, "-" or "." is no suggestion (SPEC §5 saran)
+        -- a blank, "-" or "." is no suggestion (SPEC §5 saran); a phone number or e-mail
+        -- address typed into it is personal data and stays in raw (macros/privacy.sql)
         case
             when regexp_full_match(coalesce(trim(saran), ''), '[\s.\-–—]*') then null
-            else trim(saran)
+            else {{ masked_personal_text('trim(saran)') }}
         end as saran,
         loaded_at
 
