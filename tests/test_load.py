@@ -289,3 +289,20 @@ def test_an_unreadable_hash_cache_means_hashing_again(tmp_path: Path) -> None:
     cache = tmp_path / "file_hashes.json"
     cache.write_text("{not json", encoding="utf-8")
     assert warehouse.FileHashes(cache).sha256(export) == hashlib.sha256(b"x\n").hexdigest()
+
+
+def test_a_run_left_running_is_marked_abandoned_when_the_next_one_starts(store) -> None:
+    warehouse.start_run(store, "killed")  # SIGKILLed: never finished
+    warehouse.start_run(store, "next")
+    rows = store.execute("select run_id, status, message from ops.runs order by run_id").fetchall()
+    assert [(run, status) for run, status, _ in rows] == [
+        ("killed", "abandoned"),
+        ("next", "running"),
+    ]
+    assert " / the run stopped without finishing" in rows[0][2]
+
+
+def test_the_loaded_file_hashes_are_those_of_loaded_batches(store) -> None:
+    load(store, responses(2), sha="sha-1")
+    load(store, responses(3), sha="sha-2")
+    assert warehouse.loaded_file_hashes(store) == {"sha-1", "sha-2"}

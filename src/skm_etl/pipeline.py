@@ -195,8 +195,9 @@ def process_files(
     outcomes: list[FileOutcome] = []
     group: list[_Staged] = []
     try:
+        loaded = warehouse.loaded_file_hashes(con)
         for source in sources:
-            staged = _stage(con, settings, prepared, source, run_id, group, hashes)
+            staged = _stage(con, settings, prepared, source, run_id, group, hashes, loaded)
             if isinstance(staged, FileOutcome):
                 outcomes.append(staged)
                 continue
@@ -204,6 +205,7 @@ def process_files(
             group.append(staged)
             if sum(item.result.responses.height for item in group) >= LOAD_GROUP_ROWS:
                 _load_group(con, settings, prepared, group, run_id)
+                loaded.update(item.sha for item in group if item.outcome.status == "loaded")
                 group = []
         if group:
             _load_group(con, settings, prepared, group, run_id)
@@ -233,6 +235,7 @@ def _stage(
     run_id: str,
     group: list[_Staged],
     hashes: warehouse.FileHashes,
+    loaded: set[str],
 ) -> _Staged | FileOutcome:
     """Check, archive and read one file; a FileOutcome when it goes no further."""
     name = source.display_name
@@ -248,7 +251,7 @@ def _stage(
             f"file tidak ditemukan / file not found: {source.path}",
         )
     sha = hashes.sha256(source.path)
-    if warehouse.is_file_loaded(con, sha) or any(item.sha == sha for item in group):
+    if sha in loaded or any(item.sha == sha for item in group):
         outcome.status = "skipped"
         outcome.message = "sudah dimuat sebelumnya / already loaded (same content)"
         return outcome

@@ -780,7 +780,7 @@ def _timed_baseline(sql: str, parameters: dict[str, Any]) -> dict[str, Any]:
     """Run one baseline statement on a fresh in-memory DuckDB; time only the statement."""
     import duckdb
 
-    con = duckdb.connect()
+    con = duckdb.connect(config={"enable_progress_bar": False})  # no bar on stdout
     try:
         started = time.perf_counter()
         rows = con.execute(sql, parameters).fetchall()

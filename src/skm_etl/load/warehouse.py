@@ -504,11 +504,33 @@ def _insert_batch(
     )
 
 
+ABANDONED_MESSAGE = (
+    "run berhenti tanpa selesai (dihentikan atau mesin mati); file yang sudah dimuat tetap "
+    "tersimpan dan sisanya dimuat oleh run berikutnya / the run stopped without finishing "
+    "(killed or the machine went down); what it had loaded is kept, the rest was loaded by "
+    "a later run"
+)
+
+
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Record a run's start; earlier runs still 'running' died, since runs take a lock."""
+    now = dt.datetime.now()
+    con.execute(
+        "update ops.runs set status = 'abandoned', message = ? where status = 'running'",
+        [ABANDONED_MESSAGE],
+    )
     con.execute(
         "insert into ops.runs (run_id, started_at, status) values (?, ?, 'running')",
-        [run_id, dt.datetime.now()],
+        [run_id, now],
     )
+
+
+def loaded_file_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The sha256 of every file loaded so far (one query for a whole inbox)."""
+    rows = con.execute(
+        "select distinct source_sha256 from ops.load_batches where status = 'loaded'"
+    ).fetchall()
+    return {sha for (sha,) in rows}
 
 
 def finish_run(
