@@ -780,8 +780,9 @@ def _timed_baseline(sql: str, parameters: dict[str, Any]) -> dict[str, Any]:
     """Run one baseline statement on a fresh in-memory DuckDB; time only the statement."""
     import duckdb
 
-    con = duckdb.connect(config={"enable_progress_bar": False})  # no bar on stdout
+    con = duckdb.connect()
     try:
+        con.execute("set enable_progress_bar = false")  # no bar on stdout
         started = time.perf_counter()
         rows = con.execute(sql, parameters).fetchall()
         total = time.perf_counter() - started
