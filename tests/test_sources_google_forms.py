@@ -417,3 +417,35 @@ def test_label_columns_read_together_match_reading_each_column(ref) -> None:
         assert together[code].value.to_list() == alone.value.to_list()
         assert together[code].value.dtype == alone.value.dtype == pl.Int16
         assert together[code].reason.to_list() == alone.reason.to_list()
+
+
+# --- short files take a faster path to the same result -------------------------------------
+
+
+def test_a_short_file_reads_as_it_would_by_distinct_value(
+    tmp_path: Path, ref, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Short files key every cell in one query; forcing the long-file path changes nothing."""
+    from skm_etl.sources import normalize, tabular
+
+    changes = {
+        (1, Q3): "Entah",
+        (2, Q1): "",
+        (3, AK1): "",
+        (2, SEX): "Bukan",
+        (3, EDUCATION): "??",
+        (4, AGE): "abc",
+        (5, PERCENT): "x%",
+        (5, LAYANAN): "Layanan Tak Dikenal",
+        (6, LAYANAN): "",
+        (7, TIMESTAMP): "kemarin",
+    }
+    path = write_csv(tmp_path, rows_with(changes))
+    short = read_google_forms(path, ref, unit_name=UNIT, survey_year=YEAR)
+    assert not short.issues.is_empty()
+    monkeypatch.setattr(normalize, "DIRECT_ROWS", 0)
+    monkeypatch.setattr(tabular, "TIDY_STACKED_ROWS", 0)
+    long = read_google_forms(path, ref, unit_name=UNIT, survey_year=YEAR)
+    for frame in ("responses", "personal", "issues"):
+        assert_frame_equal(getattr(short, frame), getattr(long, frame))
+    assert (short.rows_read, short.warnings) == (long.rows_read, long.warnings)

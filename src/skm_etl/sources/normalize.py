@@ -116,6 +116,8 @@ def map_distinct(
     Mapping back casts the column to an Enum of its distinct values and gathers by the
     Enum's codes: about half the cost of `replace_strict`, paid once for all outputs.
     """
+    if values.len() <= DIRECT_ROWS:
+        return _map_direct(values, outputs)
     distinct = values.drop_nulls().unique()
     table = pl.DataFrame({"raw": distinct}, schema={"raw": pl.Utf8}).select(
         expression(pl.col("raw")).cast(dtype).alias(name)
@@ -128,6 +130,24 @@ def map_distinct(
         }
     codes = values.cast(pl.Enum(distinct)).to_physical()
     return {name: table[name].gather(codes).rename(values.name) for name in outputs}
+
+
+# Up to this many rows an expression is evaluated on every cell in one query: cheaper than
+# the handful of queries that find, key and map back the distinct values, with the same
+# result (the expressions are elementwise, and blank cells stay null either way).
+DIRECT_ROWS = 1024
+
+
+def _map_direct(
+    values: pl.Series, outputs: dict[str, tuple[Callable[[pl.Expr], pl.Expr], pl.DataType]]
+) -> dict[str, pl.Series]:
+    """`map_distinct` for a short column: one query over every cell."""
+    raw = pl.col("raw").cast(pl.Utf8)
+    frame = values.to_frame("raw").select(
+        pl.when(raw.is_not_null()).then(expression(raw).cast(dtype)).alias(name)
+        for name, (expression, dtype) in outputs.items()
+    )
+    return {name: frame[name].rename(values.name) for name in outputs}
 
 
 def _evaluate(columns: dict[str, pl.Series], expression: pl.Expr) -> pl.Series:
@@ -197,29 +217,30 @@ def scores_from_numbers(
             for code in cells.columns
         }
     codes = cells.columns
+    if cells.height <= DIRECT_ROWS:
+        # a short file: stack the columns and read them as one (a query costs per column)
+        height = cells.height
+        stacked = pl.concat([cells[code] for code in codes]).rename("raw").to_frame()
+        passes = stacked.select(*_stacked_passes(scale))
 
-    def plain(code: str) -> pl.Expr:
-        return (pl.col(code).str.len_bytes() == 1) & pl.col(code).is_between(
-            pl.lit("1"), pl.lit(str(scale))
+        def part(column: str, index: int, name: str) -> pl.Series:
+            return passes[column].slice(index * height, height).rename(name)
+
+        values = {code: part("value", i, code) for i, code in enumerate(codes)}
+        reasons = {
+            code: part("blank" if blank_is_issue[code] else "none", i, f"reason {code}")
+            for i, code in enumerate(codes)
+        }
+        odd = {code: part("odd", i, f"odd {code}") for i, code in enumerate(codes)}
+    else:
+        passes = cells.select(
+            *_score_passes(tuple(codes), scale, tuple(bool(blank_is_issue[c]) for c in codes))
         )
-
-    passes = cells.select(
-        *(
-            pl.when(plain(code)).then(pl.col(code).cast(pl.Int16, strict=False)).alias(code)
-            for code in codes
-        ),
-        *(
-            pl.when(pl.col(code).is_null())
-            .then(pl.lit(REASON_BLANK_SCORE if blank_is_issue[code] else None, dtype=pl.Utf8))
-            .alias(f"reason {code}")
-            for code in codes
-        ),
-        *((pl.col(code).is_not_null() & ~plain(code)).alias(f"odd {code}") for code in codes),
-    )
-    odd = {code: passes[f"odd {code}"].arg_true() for code in codes}
-    odd = {code: where for code, where in odd.items() if where.len()}
-    values = {code: passes[code] for code in codes}
-    reasons = {code: passes[f"reason {code}"] for code in codes}
+        values = {code: passes[code] for code in codes}
+        reasons = {code: passes[f"reason {code}"] for code in codes}
+        odd = {code: passes[f"odd {code}"] for code in codes}
+    # arg_true is a query of its own: ask the cheap Series.any first (nearly always False)
+    odd = {code: flags.arg_true() for code, flags in odd.items() if flags.any()}
     if odd:
         # blank_is_issue does not matter here: none of these cells is blank
         slow = score_from_number(
@@ -236,6 +257,45 @@ def scores_from_numbers(
     return {
         code: Parsed(value=values[code], raw=cells[code], reason=reasons[code]) for code in codes
     }
+
+
+@functools.lru_cache(maxsize=16)
+def _stacked_passes(scale: int) -> tuple[pl.Expr, ...]:
+    """The expressions of `_score_passes` for every score column stacked into `raw`."""
+    raw = pl.col("raw")
+    plain = (raw.str.len_bytes() == 1) & raw.is_between(pl.lit("1"), pl.lit(str(scale)))
+    return (
+        pl.when(plain).then(raw.cast(pl.Int16, strict=False)).alias("value"),
+        pl.when(raw.is_null()).then(pl.lit(REASON_BLANK_SCORE, dtype=pl.Utf8)).alias("blank"),
+        pl.when(raw.is_null()).then(pl.lit(None, dtype=pl.Utf8)).alias("none"),
+        (raw.is_not_null() & ~plain).alias("odd"),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _score_passes(
+    codes: tuple[str, ...], scale: int, blank: tuple[bool, ...]
+) -> tuple[pl.Expr, ...]:
+    """Build the expressions of `scores_from_numbers` once per header (they are reused)."""
+
+    def plain(code: str) -> pl.Expr:
+        return (pl.col(code).str.len_bytes() == 1) & pl.col(code).is_between(
+            pl.lit("1"), pl.lit(str(scale))
+        )
+
+    return (
+        *(
+            pl.when(plain(code)).then(pl.col(code).cast(pl.Int16, strict=False)).alias(code)
+            for code in codes
+        ),
+        *(
+            pl.when(pl.col(code).is_null())
+            .then(pl.lit(REASON_BLANK_SCORE if is_issue else None, dtype=pl.Utf8))
+            .alias(f"reason {code}")
+            for code, is_issue in zip(codes, blank, strict=True)
+        ),
+        *((pl.col(code).is_not_null() & ~plain(code)).alias(f"odd {code}") for code in codes),
+    )
 
 
 def score_from_label(raw: pl.Series, item: Item, *, blank_is_issue: bool) -> Parsed:
@@ -270,34 +330,53 @@ def scores_from_labels(
         return {}
     distinct = sorted(set().union(*cells.select(pl.all().unique().implode()).row(0)) - {None})
     if distinct:
-        table = pl.DataFrame({"raw": distinct}, schema={"raw": pl.Utf8}).select(
-            text_key_expr(pl.col("raw"))
-            .replace_strict(_label_scores(items[code]), default=None, return_dtype=pl.Int16)
-            .cast(pl.Int16)
-            .alias(code)
-            for code in codes
-        )
-        indices = cells.select(pl.col(code).cast(pl.Enum(distinct)).to_physical() for code in codes)
-        values = {code: table[code].gather(indices[code]).rename(code) for code in codes}
+        # each distinct text is keyed once for all columns (a key never is null)
+        frame = pl.Series("raw", distinct, dtype=pl.Utf8).to_frame()
+        keys = frame.select(text_key_expr(pl.col("raw")))["raw"].to_list()
+        enum = pl.Enum(distinct)
+        value_exprs = []
+        for code in codes:
+            scores = _label_scores(items[code])
+            table = pl.Series(code, [scores.get(k) for k in keys], dtype=pl.Int16)
+            index = pl.col(code).cast(enum).to_physical()
+            value_exprs.append(pl.lit(table).gather(index).alias(f"value {code}"))
     else:
-        values = {
-            code: pl.repeat(None, cells.height, dtype=pl.Int16, eager=True).rename(code)
-            for code in codes
-        }
-    reasons = pl.DataFrame(
-        {**{f"raw {c}": cells[c] for c in codes}, **{f"value {c}": values[c] for c in codes}}
-    ).select(
-        pl.when(pl.col(f"raw {code}").is_null())
-        .then(pl.lit(REASON_BLANK_SCORE if blank_is_issue[code] else None, dtype=pl.Utf8))
-        .when(pl.col(f"value {code}").is_null())
-        .then(pl.lit(REASON_UNKNOWN_LABEL.format(labels=", ".join(items[code].labels))))
-        .otherwise(_UTF8_NULL)
-        .alias(code)
-        for code in codes
+        value_exprs = [pl.lit(None, dtype=pl.Int16).alias(f"value {code}") for code in codes]
+    items_key = tuple(items[code] for code in codes)
+    blank = tuple(bool(blank_is_issue[code]) for code in codes)
+    parsed = (
+        cells.lazy()
+        .select(*(pl.col(c).alias(f"raw {c}") for c in codes), *value_exprs)
+        .select(*_label_reasons(tuple(codes), items_key, blank))
+        .collect()
     )
     return {
-        code: Parsed(value=values[code], raw=cells[code], reason=reasons[code]) for code in codes
+        code: Parsed(
+            value=parsed[f"value {code}"].rename(code),
+            raw=cells[code],
+            reason=parsed[f"reason {code}"].rename(code),
+        )
+        for code in codes
     }
+
+
+@functools.lru_cache(maxsize=64)
+def _label_reasons(
+    codes: tuple[str, ...], items: tuple[Item, ...], blank: tuple[bool, ...]
+) -> tuple[pl.Expr, ...]:
+    """Build the reasons of `scores_from_labels` once per header, from raw and value."""
+    return (
+        *(pl.col(f"value {code}") for code in codes),
+        *(
+            pl.when(pl.col(f"raw {code}").is_null())
+            .then(pl.lit(REASON_BLANK_SCORE if is_issue else None, dtype=pl.Utf8))
+            .when(pl.col(f"value {code}").is_null())
+            .then(pl.lit(REASON_UNKNOWN_LABEL.format(labels=", ".join(item.labels))))
+            .otherwise(_UTF8_NULL)
+            .alias(f"reason {code}")
+            for code, item, is_issue in zip(codes, items, blank, strict=True)
+        ),
+    )
 
 
 def _reason_when_unread(raw: pl.Series, value: pl.Series, reason: str) -> pl.Series:
@@ -308,19 +387,48 @@ def _reason_when_unread(raw: pl.Series, value: pl.Series, reason: str) -> pl.Ser
     )
 
 
+def _read_number(
+    raw: pl.Series, expression: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType, reason: str
+) -> Parsed:
+    """Read values with an elementwise expression; the reason where one gives no value."""
+    if raw.len() > DIRECT_ROWS:
+        value = by_distinct(raw, expression, dtype)
+        return Parsed(value=value, raw=raw, reason=_reason_when_unread(raw, value, reason))
+    # a short column: value and reason in one query, as `_map_direct` and
+    # `_reason_when_unread` give them
+    text = pl.col("raw")
+    parsed = (
+        raw.to_frame("raw")
+        .lazy()
+        .with_columns(
+            pl.when(text.cast(pl.Utf8).is_not_null())
+            .then(expression(text.cast(pl.Utf8)).cast(dtype))
+            .alias("value")
+        )
+        .select(
+            "value",
+            pl.when(text.is_not_null() & pl.col("value").is_null())
+            .then(pl.lit(reason))
+            .alias("literal"),
+        )
+        .collect()
+    )
+    return Parsed(value=parsed["value"].rename(raw.name), raw=raw, reason=parsed["literal"])
+
+
 def age(raw: pl.Series) -> Parsed:
     """Read age in years ("25", "25.0", "25 tahun"); validation judges plausibility."""
-    value = by_distinct(
+    return _read_number(
         raw,
         lambda e: e.str.to_lowercase().str.extract(AGE_PATTERN, 1).cast(pl.Int32, strict=False),
         pl.Int32(),
+        REASON_AGE,
     )
-    return Parsed(value=value, raw=raw, reason=_reason_when_unread(raw, value, REASON_AGE))
 
 
 def percent(raw: pl.Series) -> Parsed:
     """Read a percentage ("100", "90,5", "100%")."""
-    value = by_distinct(
+    return _read_number(
         raw,
         lambda e: (
             e.str.replace(r"\s*%$", "")
@@ -328,8 +436,8 @@ def percent(raw: pl.Series) -> Parsed:
             .cast(pl.Float64, strict=False)
         ),
         pl.Float64(),
+        REASON_PERCENT,
     )
-    return Parsed(value=value, raw=raw, reason=_reason_when_unread(raw, value, REASON_PERCENT))
 
 
 def submitted_at(raw: pl.Series, *, day_first: bool = True, excel_serial: bool = False) -> Parsed:
@@ -355,6 +463,21 @@ def submitted_at(raw: pl.Series, *, day_first: bool = True, excel_serial: bool =
         ),
     )
     slow = value.is_null() & raw.is_not_null()
+    if not slow.any() and raw.len() <= DIRECT_ROWS:
+        # every time took the fast path: round and give reasons in one query
+        parsed = (
+            pl.DataFrame({"raw": raw, "value": value})
+            .lazy()
+            .with_columns(pl.col("value").dt.round("1s"))
+            .select(
+                "value",
+                pl.when(pl.col("raw").is_not_null() & pl.col("value").is_null())
+                .then(pl.lit(REASON_TIME))
+                .alias("literal"),
+            )
+            .collect()
+        )
+        return Parsed(value=parsed["value"].rename(raw.name), raw=raw, reason=parsed["literal"])
     if slow.any():
         indices = slow.arg_true()
         general = _evaluate(
@@ -452,9 +575,45 @@ def day_first_for(values: pl.Series) -> tuple[bool, str | None]:
     )
 
 
+_KEYS: dict[str, str] = {}
+_KEYS_LIMIT = 100_000
+
+
+def text_keys(texts: list[str]) -> list[str]:
+    """Return `text_key_expr` of each non-null text; unseen texts are keyed in one query.
+
+    Answers repeat across the files of a run, so their keys are remembered (the same
+    engine computes them, so a remembered key is the key the expression gives).
+    """
+    unique = list(dict.fromkeys(texts))
+    keyed = {text: _KEYS[text] for text in unique if text in _KEYS}
+    missing = [text for text in unique if text not in keyed]
+    if missing:
+        frame = pl.Series("raw", missing, dtype=pl.Utf8).to_frame()
+        computed = dict(
+            zip(missing, frame.select(text_key_expr(pl.col("raw")))["raw"].to_list(), strict=True)
+        )
+        keyed.update(computed)
+        if len(_KEYS) + len(computed) > _KEYS_LIMIT:
+            _KEYS.clear()
+        _KEYS.update(computed)
+    return [keyed[text] for text in texts]
+
+
 def demographic(raw: pl.Series, reference: Reference, characteristic: str) -> Parsed:
     """Map a demographic answer to its category; unknown -> the fallback or null."""
     variants = reference.demographics.get(characteristic, {})
+    if raw.len() <= DIRECT_ROWS:
+        # a short column: the same categories, from remembered keys, without a query
+        default = reference.demographic_fallbacks.get(characteristic)
+        texts = raw.to_list()
+        present = [text for text in texts if text is not None]
+        keyed = dict(zip(present, text_keys(present), strict=True))
+        categories = [
+            None if text is None or keyed[text] == "" else variants.get(keyed[text], default)
+            for text in texts
+        ]
+        return Parsed(value=pl.Series(raw.name, categories, dtype=pl.Utf8))
     fallback = pl.lit(reference.demographic_fallbacks.get(characteristic), dtype=pl.Utf8)
 
     def category(expr: pl.Expr) -> pl.Expr:
@@ -476,6 +635,24 @@ def unrecognised_warning(
     if characteristic in reference.demographic_fallbacks:
         return None
     known = list(reference.demographics.get(characteristic, {}))
+    if raw.len() <= DIRECT_ROWS:
+        texts = raw.to_list()
+        distinct_texts = list(dict.fromkeys(text for text in texts if text is not None))
+        known_keys = set(known)
+        unknown_texts = [
+            text
+            for text, key in zip(distinct_texts, text_keys(distinct_texts), strict=True)
+            if key != "" and key not in known_keys
+        ]
+        if not unknown_texts:
+            return None
+        unknown_set = set(unknown_texts)
+        count = sum(1 for text in texts if text in unknown_set)
+        examples = ", ".join(f"'{v}'" for v in unknown_texts[:WARNING_EXAMPLES])
+        return (
+            f"{count} jawaban '{title}' tidak dikenal dan dikosongkan ({examples}) / "
+            f"{count} '{title}' answers not recognised, left blank ({examples})"
+        )
     distinct = pl.DataFrame({"raw": raw.drop_nulls().unique(maintain_order=True)})
     key = text_key_expr(pl.col("raw"))
     unknown = distinct.filter((key != "") & ~key.is_in(known))["raw"]
@@ -492,6 +669,21 @@ def unrecognised_warning(
 def layanan(raw: pl.Series, reference: Reference) -> dict[str, Parsed]:
     """Resolve layanan_raw to layanan_code and layanan_name by catalogue name, alias or code."""
     codes, names = _layanan_lookup(reference)
+    if raw.len() <= DIRECT_ROWS:
+        # a short column: remembered text keys, less their spaces, are the compact keys
+        texts = raw.to_list()
+        present = [text for text in texts if text is not None]
+        compact = {t: k.replace(" ", "") for t, k in zip(present, text_keys(present), strict=True)}
+        keys = [None if text is None else compact[text] for text in texts]
+        return {
+            "layanan_raw": Parsed(value=raw),
+            "layanan_code": Parsed(
+                value=pl.Series(raw.name, [codes.get(k) for k in keys], dtype=pl.Utf8)
+            ),
+            "layanan_name": Parsed(
+                value=pl.Series(raw.name, [names.get(k) for k in keys], dtype=pl.Utf8)
+            ),
+        }
 
     def lookup(mapping: dict[str, str]) -> Callable[[pl.Expr], pl.Expr]:
         return lambda e: compact_key_expr(e).replace_strict(
@@ -512,12 +704,22 @@ def extra_field_issues(data: pl.DataFrame, beyond: list[str]) -> pl.DataFrame:
     """Flag CSV records holding values in columns past the header's last one."""
     if not beyond:
         return pl.DataFrame(schema=ISSUE_SCHEMA)
-    return data.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in beyond)).select(
-        pl.col(ROW).alias("source_row"),
-        pl.lit("(baris / row)").alias("column"),
-        pl.concat_str(beyond, separator=" | ", ignore_nulls=True).alias("value"),
-        pl.lit(REASON_EXTRA_FIELDS).alias("reason"),
+    return (
+        data.lazy()
+        .filter(pl.coalesce(beyond).is_not_null())
+        .select(
+            pl.col(ROW).alias("source_row"),
+            pl.lit("(baris / row)").alias("column"),
+            pl.concat_str(beyond, separator=" | ", ignore_nulls=True).alias("value"),
+            pl.lit(REASON_EXTRA_FIELDS).alias("reason"),
+        )
+        .collect()
     )
+
+
+def _constant(value: object, height: int, dtype: pl.DataType) -> pl.Series:
+    """Repeat one value `height` times (as `pl.repeat`, without running a query)."""
+    return pl.Series("", [value], dtype=dtype).new_from_index(0, height)
 
 
 def assemble(
@@ -540,20 +742,22 @@ def assemble(
         if name == "source_row":
             series = rows
         elif name == "unit_name":
-            series = pl.repeat(unit_name, height, dtype=pl.Utf8, eager=True)
+            series = _constant(unit_name, height, pl.Utf8())
         elif name == "survey_year":
-            series = pl.repeat(survey_year, height, dtype=pl.Int32, eager=True)
+            series = _constant(survey_year, height, pl.Int32())
         elif name in fields:
             series = fields[name].value
         else:
-            series = pl.repeat(None, height, dtype=dtype, eager=True)
+            series = _constant(None, height, dtype)
         columns[name] = series.cast(dtype).rename(name)
     responses = pl.DataFrame(columns)
 
     parts = [
         pl.DataFrame({"source_row": rows, "value": parsed.raw, "reason": parsed.reason})
+        .lazy()
         .filter(pl.col("reason").is_not_null())
         .select("source_row", pl.lit(name).alias("column"), "value", "reason")
+        .collect()
         for name, parsed in fields.items()
         # a column without any reason adds no issue (null_count is kept by the Series)
         if parsed.reason is not None

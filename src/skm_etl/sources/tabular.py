@@ -8,6 +8,7 @@ row number a person sees (the Excel row, or the row a spreadsheet shows for a CS
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from skm_etl.sources.constants import (
 from skm_etl.sources.result import file_error
 
 ROW = "source_row"
+# up to this many rows `_tidy` stacks the columns into one (see there)
+TIDY_STACKED_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -301,12 +304,33 @@ def _tidy(frame: pl.DataFrame, *, strip: bool = True) -> pl.DataFrame:
 
     `strip=False` when no cell can have whitespace at its edges (stripping is a no-op).
     """
+    height, width = frame.height, frame.width
+    if 0 < width and height <= TIDY_STACKED_ROWS:
+        # a short sheet: tidy every cell as one stacked column (a query costs per column)
+        stacked = pl.concat([frame.to_series(i).cast(pl.Utf8) for i in range(width)])
+        cell = pl.col("raw").str.strip_chars() if strip else pl.col("raw")
+        tidy = stacked.rename("raw").to_frame().select(_blank_to_null(cell))["raw"]
+        return pl.DataFrame(
+            [
+                pl.Series(ROW, range(1, height + 1), dtype=pl.Int64),
+                *(tidy.slice(i * height, height).rename(f"c{i}") for i in range(width)),
+            ]
+        )
     frame = frame.rename({old: f"c{i}" for i, old in enumerate(frame.columns)})
-    if strip:
-        frame = frame.select(pl.col(c).cast(pl.Utf8).str.strip_chars() for c in frame.columns)
-    return frame.select(
+    return frame.select(*_tidy_exprs(frame.width, strip))
+
+
+@functools.lru_cache(maxsize=256)
+def _tidy_exprs(width: int, strip: bool) -> tuple[pl.Expr, ...]:
+    """Build the one query of `_tidy` for a width (cached: files share a few widths)."""
+
+    def cell(name: str) -> pl.Expr:
+        expr = pl.col(name).cast(pl.Utf8)
+        return expr.str.strip_chars().cast(pl.Utf8) if strip else expr
+
+    return (
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW),
-        *[_blank_to_null(pl.col(c).cast(pl.Utf8)).alias(c) for c in frame.columns],
+        *(_blank_to_null(cell(f"c{i}")).alias(f"c{i}") for i in range(width)),
     )
 
 

@@ -80,9 +80,8 @@ def read_google_forms(
     sheet = read_sheets(path)[0]
     header_index = _header_index(sheet, name)
     mapping = _map_columns(sheet, header_index, ref, name)
-    data = sheet.frame.slice(header_index + 1).filter(
-        ~pl.all_horizontal(pl.col(c).is_null() for c in sheet.cell_columns)
-    )
+    # coalesce is null exactly when every cell is: one expression instead of one per cell
+    data = sheet.frame.slice(header_index + 1).filter(pl.coalesce(sheet.cell_columns).is_not_null())
     header_row = header_index + 1
     if data.is_empty():
         raise file_error(
@@ -152,7 +151,7 @@ def _header_index(sheet: Sheet, name: str) -> int:
     """Return the 0-based index of the first non-blank row (the titles)."""
     cells = sheet.cell_columns
     non_blank = sheet.frame.with_row_index("__index").filter(
-        pl.any_horizontal(pl.col(c).is_not_null() for c in cells) if cells else pl.lit(False)
+        pl.coalesce(cells).is_not_null() if cells else pl.lit(False)
     )
     if non_blank.is_empty():
         raise file_error(
@@ -348,9 +347,11 @@ def _personal(data: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
         for role in PERSONAL_ROLES
     ]
     return (
-        data.select(pl.col(ROW).alias("source_row"), *values)
+        data.lazy()
+        .select(pl.col(ROW).alias("source_row"), *values)
         .filter(pl.any_horizontal(pl.col(r).is_not_null() for r in PERSONAL_ROLES))
         .cast(PERSONAL_SCHEMA)
+        .collect()
     )
 
 

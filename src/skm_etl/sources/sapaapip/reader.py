@@ -117,11 +117,13 @@ def _locate_header(sheets: list[Sheet], name: str) -> tuple[Sheet, int]:
     known = {v for variants in COLUMN_VARIANTS.values() for v in variants}
     unsur = re.compile(UNSUR_GROUP)
     for sheet in sheets:
-        cells = sheet.cell_columns
-        keys = sheet.frame.head(HEADER_SCAN_ROWS).select(
-            text_key_expr(pl.col(c)).alias(c) for c in cells
-        )
-        for index, row in enumerate(keys.iter_rows()):
+        # key each distinct text of the scanned rows once (one pattern for every column)
+        rows = sheet.frame.head(HEADER_SCAN_ROWS).select(sheet.cell_columns).rows()
+        distinct = sorted({text for row in rows for text in row if text is not None})
+        frame = pl.Series("raw", distinct, dtype=pl.Utf8).to_frame()
+        keyed = dict(zip(distinct, frame.select(text_key_expr(pl.col("raw")))["raw"], strict=True))
+        for index, texts in enumerate(rows):
+            row = [None if text is None else keyed[text] for text in texts]
             hits = sum(1 for key in row if key and (key in known or unsur.match(key)))
             if hits >= HEADER_MIN_MATCHES:
                 return sheet, index
@@ -278,11 +280,19 @@ def _metadata(sheet: Sheet, name: str) -> tuple[str, int]:
     line = pl.concat_str(sheet.cell_columns, separator=" ", ignore_nulls=True)
     # a line whose first cell starts with a digit (a data row) cannot start with a label
     first_cell = pl.coalesce(sheet.cell_columns) if sheet.cell_columns else pl.lit(None)
-    lines = sheet.frame.filter(~first_cell.str.contains(r"^[0-9]").fill_null(False)).select(
-        pl.col(ROW), line.alias("line")
+    lines = (
+        sheet.frame.lazy()
+        .filter(~first_cell.str.contains(r"^[0-9]").fill_null(False))
+        .select(pl.col(ROW), line.alias("line"))
     )
-    years = _labelled_values(lines, YEAR_LABELS).with_columns(
-        pl.col("value").str.extract(r"\b((?:19|20|21)\d{2})\b", 1).cast(pl.Int32)
+    # both label searches share the lines: one run of the engine for the two
+    years, units = pl.collect_all(
+        [
+            _labelled_values(lines, YEAR_LABELS).with_columns(
+                pl.col("value").str.extract(r"\b((?:19|20|21)\d{2})\b", 1).cast(pl.Int32)
+            ),
+            _labelled_values(lines, UNIT_LABELS),
+        ]
     )
     if years.is_empty() or years["value"].has_nulls():
         raise file_error(
@@ -290,19 +300,19 @@ def _metadata(sheet: Sheet, name: str) -> tuple[str, int]:
             f"the 'Tahun : <year>' row is missing or unreadable in {name}",
             *ACTION_REEXPORT,
         )
-    units = _labelled_values(lines, UNIT_LABELS)
     if units.is_empty():
         raise file_error(
             f"baris 'Unit Kerja : <nama unit>' tidak ditemukan di file {name}",
             f"the 'Unit Kerja : <unit name>' row was not found in {name}",
             *ACTION_REEXPORT,
         )
-    distinct_years = years["value"].unique(maintain_order=True).to_list()
-    distinct_units = (
-        units.with_columns(text_key_expr(pl.col("value")).alias("key"))
-        .unique("key", maintain_order=True)["value"]
-        .to_list()
-    )
+    distinct_years = list(dict.fromkeys(years["value"].to_list()))
+    # the first unit written under each text key, in order
+    unit_texts = units["value"].to_list()
+    by_key: dict[str, str] = {}
+    for text, key in zip(unit_texts, nz.text_keys(unit_texts), strict=True):
+        by_key.setdefault(key, text)
+    distinct_units = list(by_key.values())
     if len(distinct_years) > 1 or len(distinct_units) > 1:
         differing = [*map(str, distinct_years)] if len(distinct_years) > 1 else []
         differing += distinct_units if len(distinct_units) > 1 else []
@@ -316,7 +326,7 @@ def _metadata(sheet: Sheet, name: str) -> tuple[str, int]:
     return distinct_units[0], int(distinct_years[0])
 
 
-def _labelled_values(lines: pl.DataFrame, labels: tuple[str, ...]) -> pl.DataFrame:
+def _labelled_values(lines: pl.LazyFrame, labels: tuple[str, ...]) -> pl.LazyFrame:
     """Select rows starting with one of the labels, with the non-blank rest as `value`."""
     ordered = sorted(labels, key=len, reverse=True)
     alternatives = "|".join(r"\s+".join(map(re.escape, label.split())) for label in ordered)
@@ -333,11 +343,39 @@ def _split_rows(sheet: Sheet, layout: Layout) -> tuple[pl.DataFrame, list[int]]:
     which are skipped with a warning.
     """
     cells = sheet.cell_columns
-    body = sheet.frame.filter(pl.col(ROW) > layout.header_row + 1)
     score_cells = list(layout.items.values())
     answer_cells = score_cells + [layout.columns[c] for c in DEMOGRAPHIC_COLUMNS]
     layanan_cell = layout.columns["layanan"]
     prefixes = "|".join(re.escape(p) for p in NON_DATA_PREFIXES)
+    if sheet.frame.height <= nz.DIRECT_ROWS:
+        # a short sheet: key every cell in one query (the same keys as by distinct value)
+        body = _row_keys_direct(sheet.frame, layout, score_cells, layanan_cell)
+    else:
+        body = _row_keys(sheet.frame.filter(pl.col(ROW) > layout.header_row + 1), layout)
+
+    # coalesce is null exactly when every cell is (one expression instead of one per cell)
+    blank = pl.coalesce(cells).is_null()
+    header_repeat = (
+        pl.col("__layanan").is_in(list(COLUMN_VARIANTS["layanan"])).fill_null(False)
+        | pl.col("__first_score").str.contains(UNSUR_GROUP).fill_null(False)
+        | pl.col("__number_row")
+    )
+    metadata = pl.col("__first_cell").str.contains(rf"^(?:{prefixes})\b").fill_null(False)
+    answered = pl.coalesce(answer_cells).is_not_null()
+    is_footer = pl.col("__footer")
+    silent = blank | header_repeat | metadata
+    keep = ~silent & answered & ~is_footer
+    flagged = body.with_columns(silent.alias("__silent"), keep.alias("__keep"))
+    skipped = flagged.filter(~pl.col("__silent") & ~pl.col("__keep"))[ROW].to_list()
+    data = flagged.filter(pl.col("__keep")).select(ROW, *cells)
+    return data, skipped
+
+
+def _row_keys(body: pl.DataFrame, layout: Layout) -> pl.DataFrame:
+    """Add the text keys and flags `_split_rows` judges rows by, keyed by distinct value."""
+    cells = [c for c in body.columns if c != ROW]
+    score_cells = list(layout.items.values())
+    layanan_cell = layout.columns["layanan"]
     # Only the first cell of a row that does not start with a digit can begin a metadata
     # or title line; data rows start with their number or time, all distinct, so they are
     # left out of the text keys.
@@ -353,23 +391,49 @@ def _split_rows(sheet: Sheet, layout: Layout) -> tuple[pl.DataFrame, list[int]]:
         ).alias("__first_cell"),
         *_rows_without_layanan(body, layout, score_cells, layanan_cell),
     )
-    body = pl.concat([body, keys], how="horizontal")
+    return pl.concat([body, keys], how="horizontal")
 
-    blank = pl.all_horizontal(pl.col(c).is_null() for c in cells)
-    header_repeat = (
-        pl.col("__layanan").is_in(list(COLUMN_VARIANTS["layanan"])).fill_null(False)
-        | pl.col("__first_score").str.contains(UNSUR_GROUP).fill_null(False)
-        | pl.col("__number_row")
+
+def _row_keys_direct(
+    frame: pl.DataFrame, layout: Layout, score_cells: list[str], layanan_cell: str
+) -> pl.DataFrame:
+    """The body rows with the columns of `_row_keys`, keyed cell by cell (a short sheet).
+
+    The two flags read every score cell, so they are computed only when some row has no
+    layanan (nearly never); otherwise they are False, as `_rows_without_layanan` gives.
+    """
+    cells = [c for c in frame.columns if c != ROW]
+    first_cell = pl.coalesce(cells)
+    starts_with_word = pl.when(~first_cell.str.contains(r"^[0-9]").fill_null(False)).then(
+        first_cell
     )
-    metadata = pl.col("__first_cell").str.contains(rf"^(?:{prefixes})\b").fill_null(False)
-    answered = pl.any_horizontal(pl.col(c).is_not_null() for c in answer_cells)
-    is_footer = pl.col("__footer")
-    silent = blank | header_repeat | metadata
-    keep = ~silent & answered & ~is_footer
-    flagged = body.with_columns(silent.alias("__silent"), keep.alias("__keep"))
-    skipped = flagged.filter(~pl.col("__silent") & ~pl.col("__keep"))[ROW].to_list()
-    data = flagged.filter(pl.col("__keep")).select(ROW, *cells)
-    return data, skipped
+    no_layanan = pl.col(layanan_cell).is_null()
+    body = (
+        frame.lazy()
+        .filter(pl.col(ROW) > layout.header_row + 1)
+        .with_columns(
+            text_key_expr(pl.col(layanan_cell)).cast(pl.Utf8).alias("__layanan"),
+            text_key_expr(pl.col(score_cells[0])).cast(pl.Utf8).alias("__first_score"),
+            text_key_expr(starts_with_word).cast(pl.Utf8).alias("__first_cell"),
+        )
+        .collect()
+    )
+    if not body[layanan_cell].is_null().any():
+        return body.with_columns(
+            pl.lit(False).alias("__number_row"), pl.lit(False).alias("__footer")
+        )
+    number_row = pl.all_horizontal(
+        (pl.col(c).str.extract(INTEGER_PATTERN, 1) == str(layout.numbers[c])).fill_null(False)
+        for c in score_cells
+    )
+    footer = pl.lit(False)
+    if "no" in layout.columns:
+        no = pl.col(layout.columns["no"])
+        footer = no.is_not_null() & ~no.str.contains(INTEGER_PATTERN).fill_null(False)
+    return body.with_columns(
+        (no_layanan & number_row).alias("__number_row"),
+        (no_layanan & footer).alias("__footer"),
+    )
 
 
 def _rows_without_layanan(
