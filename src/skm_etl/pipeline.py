@@ -194,6 +194,7 @@ def process_files(
     hashes = warehouse.FileHashes(settings.work_dir / "file_hashes.json")
     outcomes: list[FileOutcome] = []
     group: list[_Staged] = []
+    group_rows = 0
     try:
         loaded = warehouse.loaded_file_hashes(con)
         for source in sources:
@@ -203,10 +204,11 @@ def process_files(
                 continue
             outcomes.append(staged.outcome)
             group.append(staged)
-            if sum(item.result.responses.height for item in group) >= LOAD_GROUP_ROWS:
+            group_rows += staged.result.responses.height
+            if group_rows >= LOAD_GROUP_ROWS:
                 _load_group(con, settings, prepared, group, run_id)
                 loaded.update(item.sha for item in group if item.outcome.status == "loaded")
-                group = []
+                group, group_rows = [], 0
         if group:
             _load_group(con, settings, prepared, group, run_id)
     finally:
@@ -312,10 +314,11 @@ def _load_group(
         )
     )
     parts = keyed.partition_by("load_part", as_dict=True, include_key=False)
+    no_responses = keyed.clear().drop("load_part")  # a file whose every row was an issue
     loads: list[tuple[_Staged, warehouse.LoadItem]] = []
     for part, item in enumerate(group):
         name = item.source.display_name
-        responses = parts.get((part,), keyed.clear().drop("load_part"))
+        responses = parts.get((part,), no_responses)
         try:
             failures, item.outcome.validation_report = _validate(
                 settings, prepared, responses, item.result.survey_year, name

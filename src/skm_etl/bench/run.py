@@ -635,19 +635,11 @@ def run_pipeline(config: Path) -> dict[str, Any]:
             summary.files.extend(prepared.plan_files)
             sources = pipeline.discover(settings, [])
         with timer.phase("file_other"), _patched(timer):
-            # the batched entry point when the pipeline has it, as flows/nightly.py calls it
-            if hasattr(pipeline, "process_files"):
-                summary.files.extend(
-                    pipeline.process_files(settings, prepared, sources, summary.run_id)
-                )
-            else:
-                for source in sources:
-                    summary.files.append(
-                        pipeline.process_file(settings, prepared, source, summary.run_id)
-                    )
-        if hasattr(pipeline, "write_validation_docs"):
-            with timer.phase("docs"):
-                pipeline.write_validation_docs(settings, summary)
+            summary.files.extend(
+                pipeline.process_files(settings, prepared, sources, summary.run_id)
+            )
+        with timer.phase("docs"):
+            pipeline.write_validation_docs(settings, summary)
         with timer.phase("dbt"):
             try:
                 pipeline.build_marts(settings)

@@ -134,15 +134,6 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def is_file_loaded(con: duckdb.DuckDBPyConnection, sha256: str) -> bool:
-    """Tell whether a file with this content was loaded before (then it adds nothing)."""
-    row = con.execute(
-        "select count(*) from ops.load_batches where source_sha256 = ? and status = 'loaded'",
-        [sha256],
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def add_response_keys(
     frame: pl.DataFrame, *, source_kind: str | None = None, unit_code: str | None = None
 ) -> pl.DataFrame:
@@ -279,23 +270,6 @@ class LoadItem:
     accepted: pl.DataFrame
     personal: pl.DataFrame
     rejected: pl.DataFrame
-
-
-def load_batch(
-    con: duckdb.DuckDBPyConnection,
-    record: BatchRecord,
-    accepted: pl.DataFrame,
-    personal: pl.DataFrame,
-    rejected: pl.DataFrame,
-    *,
-    midway: Callable[[], None] | None = None,
-) -> int:
-    """Load one file's accepted rows, personal data and rejections in one transaction.
-
-    Returns the number of responses that were new to the store: a re-export adds only
-    the responses whose key is not there yet.
-    """
-    return load_batches(con, [LoadItem(record, accepted, personal, rejected)], midway=midway)[0]
 
 
 def load_batches(

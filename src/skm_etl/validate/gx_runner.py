@@ -25,6 +25,7 @@ guessing which rows are good.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections import Counter
@@ -340,14 +341,7 @@ class _Tally:
 
     def summary(self) -> _Tally:
         """The counts without the failing positions, for a batch report."""
-        return _Tally(
-            config=self.config,
-            kwargs=self.kwargs,
-            success=self.success,
-            element_count=self.element_count,
-            missing_count=self.missing_count,
-            unexpected_count=self.unexpected_count,
-        )
+        return dataclasses.replace(self, positions=[])
 
     def merged(self, other: _Tally) -> _Tally:
         """The counts of two batches together."""
