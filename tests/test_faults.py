@@ -25,7 +25,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -44,8 +43,8 @@ import httpx
 import pytest
 
 import hostile as h
-from skm_etl import pipeline
-from skm_etl.load.warehouse import new_id
+from skm_etl import failpoints, pipeline
+from skm_etl.load.warehouse import file_sha256, new_id
 from skm_etl.publish.served import PublishError, publish
 from skm_etl.settings import load_settings
 
@@ -57,15 +56,7 @@ BIN = Path(sys.executable).parent
 MID_DBT_NODES = 20
 LANE_A = ("after-prepare", "mid-load", "after-load", "disk-full", "mid-dbt", "after-dbt", "clean-a")
 LANE_B = ("mid-publish", "after-publish", "clean-b")
-FAILPOINTS = (
-    "after-prepare",
-    "mid-load",
-    "after-load",
-    "mid-dbt",
-    "after-dbt",
-    "mid-publish",
-    "after-publish",
-)
+FAILPOINTS = failpoints.POINTS
 KILLED = -signal.SIGKILL
 SMALL_DISK_MB = 160
 # The full-disk run gets its disk filled the moment dbt starts (its first output line),
@@ -222,22 +213,15 @@ def _run_in_process(config: Path) -> None:
     summary = pipeline.RunSummary(run_id=new_id(), started_at=dt.datetime.now())
     pipeline.record_run(settings, summary, status="running")
     prepared = pipeline.prepare(settings, summary.run_id)
-    for source in pipeline.discover(settings):
-        summary.files.append(pipeline.process_file(settings, prepared, source, summary.run_id))
+    summary.files.extend(
+        pipeline.process_files(settings, prepared, pipeline.discover(settings), summary.run_id)
+    )
     pipeline.build_marts(settings)
     pipeline.read_back(settings, summary)
     summary.published = True
     pipeline.record_run(settings, summary, status="published")
     pipeline.publish_served(settings, summary.run_id)
     assert summary.exit_code == pipeline.EXIT_OK, summary.render()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -291,14 +275,14 @@ def _look(config: Path) -> Seen:
     mismatches = [
         str(p.relative_to(archive))
         for p in archive.rglob("*")
-        if p.is_file() and p.suffix != ".json" and _sha256(p) != p.name.split(".")[0]
+        if p.is_file() and p.suffix != ".json" and file_sha256(p) != p.name.split(".")[0]
     ]
     manifest = json.loads((warehouse / "parquet" / "manifest.json").read_text(encoding="utf-8"))
     leftovers = sorted(
         p.name for p in warehouse.iterdir() if p.name.endswith((".tmp", ".wal", ".old"))
     )
     return Seen(
-        served_sha256=_sha256(served),
+        served_sha256=file_sha256(served),
         served_run=served_run,
         served_units=units,
         parquet_run=manifest["run_id"],
@@ -565,7 +549,7 @@ def test_a_full_disk_during_publish_keeps_the_previous_files_and_leaves_nothing_
     folder = small_disk / "publish"
     served, parquet = folder / "skm.duckdb", folder / "parquet"
     publish(store, served, run_id="first", parquet_dir=parquet)
-    previous = _sha256(served)
+    previous = file_sha256(served)
     store.execute(
         "create or replace table marts.skm_unit as select 2025 as survey_year, "
         "'unit-' || range as unit_code, random() * 100 as ikm from range(400000)"
@@ -581,7 +565,7 @@ def test_a_full_disk_during_publish_keeps_the_previous_files_and_leaves_nothing_
     assert "No space left on device" in message or "could not be written" in message
     assert "the previous served file and Parquet stay published" in message
     assert left == ["parquet", "skm.duckdb"], "no half-written file stays behind"
-    assert _sha256(served) == previous
+    assert file_sha256(served) == previous
     manifest = json.loads((parquet / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["run_id"] == "first"
     with duckdb.connect(str(served), read_only=True) as con:

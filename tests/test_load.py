@@ -22,29 +22,8 @@ def keyed(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def load(con, frame: pl.DataFrame, *, name: str = "a.xlsx", sha: str = "sha-a") -> int:
-    frame = keyed(frame)
-    record = warehouse.BatchRecord(
-        batch_id=warehouse.new_id(),
-        run_id="run",
-        source_file=name,
-        source_path=None,
-        source_sha256=sha,
-        source_kind="sapaapip",
-        unit_code=UNIT,
-        unit_name="Loka POM di Kota Contoh",
-        survey_year=2025,
-        rows_read=frame.height,
-        started_at=dt.datetime.now(),
-    )
-    personal = frame.select(
-        "source_row",
-        pl.lit("Nama").alias("respondent_name"),
-        pl.lit("0812").alias("respondent_phone"),
-    )
-    empty = pl.DataFrame(
-        schema={"source_row": pl.Int64, "column": pl.Utf8, "value": pl.Utf8, "reason": pl.Utf8}
-    )
-    return warehouse.load_batch(con, record, frame, personal, empty)
+    """Load one file's rows in its own transaction; the number of new responses."""
+    return warehouse.load_batches(con, [_item(frame, sha, name=name)])[0]
 
 
 @pytest.fixture
@@ -123,7 +102,7 @@ def test_lineage_and_personal_data_are_recorded_apart(store) -> None:
         "select rows_read, rows_accepted, rows_new, status from ops.load_batches"
     ).fetchall()
     assert batch == [(3, 3, 3, "loaded")]
-    assert warehouse.is_file_loaded(store, "abc")
+    assert "abc" in warehouse.loaded_file_hashes(store)
 
 
 def _defined_key(row: dict, *, source_kind: str, unit_code: str, occurrence: int) -> str:
@@ -194,12 +173,14 @@ def test_keys_of_several_files_at_once_equal_those_file_by_file() -> None:
     assert together["response_key"].to_list() == pl.concat(one_by_one).to_list()
 
 
-def _item(frame: pl.DataFrame, sha: str, *, rejected_rows: list[int] = ()) -> warehouse.LoadItem:
+def _item(
+    frame: pl.DataFrame, sha: str, *, name: str | None = None, rejected_rows: list[int] = ()
+) -> warehouse.LoadItem:
     frame = keyed(frame)
     record = warehouse.BatchRecord(
         batch_id=warehouse.new_id(),
         run_id="run",
-        source_file=f"{sha}.csv",
+        source_file=name or f"{sha}.csv",
         source_path=None,
         source_sha256=sha,
         source_kind="sapaapip",

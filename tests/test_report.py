@@ -1,7 +1,7 @@
 """`skm-etl report`: every figure comes from the marts, the pages render, no personal data.
 
 The served file is built once per module by the real pipeline functions (prepare,
-discover, process_file, build_marts, publish_served; no Prefect) from a small two-year
+discover, process_files, build_marts, publish_served; no Prefect) from a small two-year
 deployment: Loka POM di Kota Contoh surveyed in 2023 and 2025 (2024 has no survey, a
 gap), with populations and RTL plans, and Balai POM di Kota Contoh from the Google Forms
 example in 2025. dbt makes this module slow (about 40 s with Chromium).
@@ -111,8 +111,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Path:
     summary = pipeline.RunSummary(run_id=new_id(), started_at=dt.datetime.now())
     pipeline.record_run(settings, summary, status="running")
     prepared = pipeline.prepare(settings, summary.run_id)
-    for source in pipeline.discover(settings):
-        outcome = pipeline.process_file(settings, prepared, source, summary.run_id)
+    for outcome in pipeline.process_files(
+        settings, prepared, pipeline.discover(settings), summary.run_id
+    ):
         assert outcome.status == "loaded" and outcome.rows_rejected == 0, outcome
         summary.files.append(outcome)
     pipeline.build_marts(settings)
