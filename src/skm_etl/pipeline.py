@@ -10,6 +10,9 @@ import datetime as dt
 import logging
 import shutil
 import traceback
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +25,14 @@ from skm_etl.load.units import Unit, UnitError, UnitResolver, read_registry
 from skm_etl.reference.catalog import ReferenceDataError, load_reference
 from skm_etl.reference.model import Reference
 from skm_etl.settings import ConfigError, Settings, SourceConfig
-from skm_etl.sources import ReadResult, SourceFileError, read_google_forms, read_sapaapip
+from skm_etl.sources import (
+    Located,
+    ReadResult,
+    SourceFileError,
+    finish_many,
+    locate_google_forms,
+    locate_sapaapip,
+)
 from skm_etl.sources.plans import read_populations, read_rtl
 from skm_etl.validate import ValidationError, validate_responses, write_data_docs
 
@@ -33,6 +43,17 @@ ISSUE_SCHEMA = {"source_row": pl.Int64, "column": pl.Utf8, "value": pl.Utf8, "re
 
 # responses keyed, validated and loaded together (one transaction); a few hundred MB
 LOAD_GROUP_ROWS = 250_000
+
+# Files are hashed, archived and read by these threads while the main thread keys,
+# validates and loads the groups before them (a reader keeps about one core busy, the
+# load mostly waits on DuckDB). Each thread reads a batch of consecutive files at a time,
+# parsing the fields of a batch's files together (sources.finish_many): up to
+# READ_BATCH_BYTES or READ_BATCH_FILES, smaller when the inbox is small so that every
+# thread gets work. At most READ_AHEAD_BYTES of files are read ahead of the main thread.
+READ_THREADS = 2
+READ_BATCH_BYTES = 8 * 2**20
+READ_BATCH_FILES = 64
+READ_AHEAD_BYTES = 64 * 2**20
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -185,20 +206,28 @@ def process_files(
 ) -> list[FileOutcome]:
     """Read, validate and load files on one store connection; outcomes in `sources` order.
 
-    Files are read one by one, then keyed, validated and loaded in groups of about
-    LOAD_GROUP_ROWS responses, each group in one transaction: hashing and loading cost
-    far less per response in big batches than in one per file (a national inbox holds
-    hundreds of files). What is stored is what loading file by file would store.
+    Files are read (by READ_THREADS threads, ahead of the main thread), then keyed,
+    validated and loaded in groups of about LOAD_GROUP_ROWS responses, each group in one
+    transaction: hashing and loading cost far less per response in big batches than in
+    one per file (a national inbox holds hundreds of files). What is stored is what
+    loading file by file would store: files are taken in `sources` order, whatever order
+    the threads finish in.
     """
     con = warehouse.open_store(settings.store)
     hashes = warehouse.FileHashes(settings.work_dir / "file_hashes.json")
     outcomes: list[FileOutcome] = []
     group: list[_Staged] = []
     group_rows = 0
+    pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="skm-read")
     try:
         loaded = warehouse.loaded_file_hashes(con)
-        for source in sources:
-            staged = _stage(con, settings, prepared, source, run_id, group, hashes, loaded)
+        known = frozenset(loaded)  # the threads skip these without reading them
+
+        def read(batch: list[SourceFile]) -> list[_Read]:
+            return _read_files(settings, prepared, batch, hashes, known)
+
+        for source, future, index in _read_ahead(pool, sources, read):
+            staged = _stage(con, source, _await_read(future)[index], run_id, group, loaded)
             if isinstance(staged, FileOutcome):
                 outcomes.append(staged)
                 continue
@@ -206,44 +235,235 @@ def process_files(
             group.append(staged)
             group_rows += staged.result.responses.height
             if group_rows >= LOAD_GROUP_ROWS:
-                _load_group(con, settings, prepared, group, run_id)
+                _load_group(con, settings, group, run_id)
                 loaded.update(item.sha for item in group if item.outcome.status == "loaded")
                 group, group_rows = [], 0
         if group:
-            _load_group(con, settings, prepared, group, run_id)
+            _load_group(con, settings, group, run_id)
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         con.close()
         hashes.save()
     return outcomes
 
 
+def _read_ahead(
+    pool: ThreadPoolExecutor,
+    sources: list[SourceFile],
+    read: Callable[[list[SourceFile]], list[_Read]],
+) -> Iterator[tuple[SourceFile, Future, int]]:
+    """Yield each source, in order, with its batch's future and its place in the batch.
+
+    Batches are submitted as long as less than READ_AHEAD_BYTES is read ahead.
+    """
+    pending: deque[tuple[list[SourceFile], Future, int]] = deque()
+    ahead_bytes = 0
+    batches = iter(_batches(sources))
+    exhausted = False
+    while True:
+        while not exhausted and (not pending or ahead_bytes < READ_AHEAD_BYTES):
+            batch = next(batches, None)
+            if batch is None:
+                exhausted = True
+                break
+            size = sum(_size(source) for source in batch)
+            pending.append((batch, pool.submit(read, batch), size))
+            ahead_bytes += size
+        if not pending:
+            return
+        batch, future, size = pending.popleft()
+        ahead_bytes -= size
+        for index, source in enumerate(batch):
+            yield source, future, index
+
+
+def _batches(sources: list[SourceFile]) -> list[list[SourceFile]]:
+    """Cut the sources, in order, into read batches (see READ_BATCH_BYTES)."""
+    sizes = [_size(source) for source in sources]
+    target = min(READ_BATCH_BYTES, max(256 * 2**10, sum(sizes) // (4 * READ_THREADS)))
+    batches: list[list[SourceFile]] = []
+    batch: list[SourceFile] = []
+    batch_bytes = 0
+    for source, size in zip(sources, sizes, strict=True):
+        if batch and (batch_bytes + size > target or len(batch) >= READ_BATCH_FILES):
+            batches.append(batch)
+            batch, batch_bytes = [], 0
+        batch.append(source)
+        batch_bytes += size
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def _size(source: SourceFile) -> int:
+    try:
+        return source.path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _await_read(future: Future) -> list[_Read]:
+    """The reads of one batch (a separate function so the bench can time the wait)."""
+    return future.result()
+
+
+@dataclass
+class _Read:
+    """What a read thread found for one file; the main thread decides what becomes of it."""
+
+    started: dt.datetime
+    sha: str | None = None  # None: the file is not there
+    result: ReadResult | None = None  # None: not read (already loaded, or unreadable)
+    error: Exception | None = None
+    error_trace: str = ""
+    unit: Unit | None = None
+    checked: _Checked | ValidationError | None = None
+
+
+@dataclass
+class _Checked:
+    """A file's responses keyed and validated: what loading it stores."""
+
+    accepted: pl.DataFrame
+    rejected: pl.DataFrame  # one row per rejected cell (or row), the reader's reason first
+    rows_rejected: int
+    report: object
+
+
+def _read_files(
+    settings: Settings,
+    prepared: Prepared,
+    sources: list[SourceFile],
+    hashes: warehouse.FileHashes,
+    known: frozenset[str],
+) -> list[_Read]:
+    """Hash, archive, read, key and validate a batch of files (in a read thread).
+
+    Each file is located on its own, then the fields of all of them are parsed together,
+    and their responses are keyed in one pass. What is wrong with a file is returned in
+    its `_Read`, never raised.
+    """
+    reads: list[_Read] = []
+    located: list[tuple[_Read, SourceFile, Located]] = []
+    for source in sources:
+        read = _Read(dt.datetime.now())
+        reads.append(read)
+        if not source.path.is_file():
+            continue
+        read.sha = hashes.sha256(source.path)
+        if read.sha in known or source.path.suffix.lower() not in READABLE_SUFFIXES:
+            continue
+        _archive(settings, source, read.sha)
+        try:
+            located.append((read, source, _locate(source, prepared.reference)))
+        except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the run
+            read.error, read.error_trace = exc, traceback.format_exc()
+    results = finish_many([item for _, _, item in located])
+    readable: list[tuple[_Read, SourceFile]] = []
+    for (read, source, _), result in zip(located, results, strict=True):
+        try:
+            if isinstance(result, Exception):
+                raise result
+            read.unit = _resolve_unit(prepared, source, result)
+            read.result = result
+            readable.append((read, source))
+        except Exception as exc:  # noqa: BLE001 - the main thread reports the file
+            read.error, read.error_trace = exc, traceback.format_exc()
+    if readable:
+        checked = _check(settings, prepared, [(source, read) for read, source in readable])
+        for (read, _), outcome in zip(readable, checked, strict=True):
+            read.checked = outcome
+    return reads
+
+
+def _resolve_unit(prepared: Prepared, source: SourceFile, result: ReadResult) -> Unit:
+    """The file's unit; SourceFileError or UnitError when it cannot be loaded as read."""
+    unit = prepared.resolver.resolve(source.unit or result.unit_name)
+    if source.year is not None and source.year != result.survey_year:
+        raise SourceFileError(
+            f"{source.display_name}: tahun di file ({result.survey_year}) berbeda dengan "
+            f"konfigurasi ({source.year}) / the file says year {result.survey_year} but the "
+            f"config declares {source.year}; periksa file atau konfigurasi / check the file or "
+            "the config"
+        )
+    return unit
+
+
+def _check(
+    settings: Settings, prepared: Prepared, files: list[tuple[SourceFile, _Read]]
+) -> list[_Checked | ValidationError]:
+    """Key the files' responses in one pass, then validate each file and split off its rejects."""
+    keyed = warehouse.add_response_keys(
+        pl.concat(
+            [
+                read.result.responses.with_columns(
+                    pl.lit(part, dtype=pl.Int32).alias("load_part"),
+                    pl.lit(source.kind, dtype=pl.Utf8).alias("source_kind"),
+                    pl.lit(read.unit.code, dtype=pl.Utf8).alias("unit_code"),
+                    pl.lit(read.unit.name, dtype=pl.Utf8).alias("unit_name"),
+                )
+                for part, (source, read) in enumerate(files)
+            ]
+        )
+    )
+    parts = keyed.partition_by("load_part", as_dict=True, include_key=False)
+    no_responses = keyed.clear().drop("load_part")  # a file whose every row was an issue
+    checked: list[_Checked | ValidationError] = []
+    for part, (source, read) in enumerate(files):
+        responses = parts.get((part,), no_responses)
+        try:
+            failures, report = _validate(
+                settings, prepared, responses, read.result.survey_year, source.display_name
+            )
+        except ValidationError as exc:
+            checked.append(exc)
+            continue
+        # a cell the reader already rejected (a score out of range, blank) fails the suite
+        # too: one reason per cell, the reader's
+        rejected = pl.concat([read.result.issues.cast(ISSUE_SCHEMA), failures.cast(ISSUE_SCHEMA)])
+        rejected = rejected.filter(
+            pl.col("column").is_null() | pl.struct("source_row", "column").is_first_distinct()
+        )
+        bad_rows = rejected.select("source_row").unique()
+        accepted = responses.join(bad_rows, on="source_row", how="anti")
+        checked.append(_Checked(accepted, rejected, bad_rows.height, report))
+    return checked
+
+
+def _locate(source: SourceFile, reference: Reference) -> Located:
+    if source.kind == "google_forms":
+        return locate_google_forms(
+            source.path, reference, unit_name=source.unit, survey_year=source.year
+        )
+    return locate_sapaapip(source.path, reference)
+
+
 @dataclass
 class _Staged:
-    """A file read and resolved to its unit, waiting for its group to be loaded."""
+    """A file read, keyed and validated, waiting for its group to be loaded."""
 
     source: SourceFile
     outcome: FileOutcome
     sha: str
     unit: Unit
     result: ReadResult
+    checked: _Checked | ValidationError
     started: dt.datetime
 
 
 def _stage(
     con,
-    settings: Settings,
-    prepared: Prepared,
     source: SourceFile,
+    read: _Read,
     run_id: str,
     group: list[_Staged],
-    hashes: warehouse.FileHashes,
     loaded: set[str],
 ) -> _Staged | FileOutcome:
-    """Check, archive and read one file; a FileOutcome when it goes no further."""
+    """Decide what becomes of one read file; a FileOutcome when it goes no further."""
     name = source.display_name
     outcome = FileOutcome(source_file=name, origin=source.origin, status="rejected")
-    started = dt.datetime.now()
-    if not source.path.is_file():
+    sha = read.sha
+    if sha is None:
         return _reject(
             con,
             outcome,
@@ -252,7 +472,6 @@ def _stage(
             None,
             f"file tidak ditemukan / file not found: {source.path}",
         )
-    sha = hashes.sha256(source.path)
     if sha in loaded or any(item.sha == sha for item in group):
         outcome.status = "skipped"
         outcome.message = "sudah dimuat sebelumnya / already loaded (same content)"
@@ -267,73 +486,37 @@ def _stage(
             f"{name}: jenis file tidak didukung / unsupported file type {source.path.suffix or '(none)'}; "
             "simpan tabulasi sebagai .xlsx atau .csv / save the tabulation as .xlsx or .csv",
         )
-    _archive(settings, source, sha)
-    try:
-        result = _read(source, prepared.reference)
-        unit = prepared.resolver.resolve(source.unit or result.unit_name)
-        if source.year is not None and source.year != result.survey_year:
-            raise SourceFileError(
-                f"{name}: tahun di file ({result.survey_year}) berbeda dengan konfigurasi ({source.year}) / "
-                f"the file says year {result.survey_year} but the config declares {source.year}; "
-                "periksa file atau konfigurasi / check the file or the config"
-            )
-    except (SourceFileError, UnitError) as exc:
-        return _reject(con, outcome, run_id, source, sha, str(exc))
-    except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the run
-        log.debug("reader failed on %s\n%s", name, traceback.format_exc())
+    if isinstance(read.error, SourceFileError | UnitError):
+        return _reject(con, outcome, run_id, source, sha, str(read.error))
+    if read.error is not None or read.result is None or read.unit is None or read.checked is None:
+        log.debug("reader failed on %s\n%s", name, read.error_trace)
         return _reject(
             con,
             outcome,
             run_id,
             source,
             sha,
-            f"{name}: file tidak dapat dibaca / the file could not be read ({type(exc).__name__}); "
+            f"{name}: file tidak dapat dibaca / the file could not be read "
+            f"({type(read.error).__name__}); "
             "ekspor ulang dari sapaapip atau Google Sheets / export it again",
         )
-    outcome.unit_name, outcome.survey_year = unit.name, result.survey_year
+    result = read.result
+    outcome.unit_name, outcome.survey_year = read.unit.name, result.survey_year
     outcome.rows_read = result.rows_read
     outcome.warnings.extend(result.warnings)
-    return _Staged(source, outcome, sha, unit, result, started)
+    return _Staged(source, outcome, sha, read.unit, result, read.checked, read.started)
 
 
-def _load_group(
-    con, settings: Settings, prepared: Prepared, group: list[_Staged], run_id: str
-) -> None:
-    """Key, validate and load a group of read files in one transaction."""
-    keyed = warehouse.add_response_keys(
-        pl.concat(
-            [
-                item.result.responses.with_columns(
-                    pl.lit(part, dtype=pl.Int32).alias("load_part"),
-                    pl.lit(item.source.kind, dtype=pl.Utf8).alias("source_kind"),
-                    pl.lit(item.unit.code, dtype=pl.Utf8).alias("unit_code"),
-                    pl.lit(item.unit.name, dtype=pl.Utf8).alias("unit_name"),
-                )
-                for part, item in enumerate(group)
-            ]
-        )
-    )
-    parts = keyed.partition_by("load_part", as_dict=True, include_key=False)
-    no_responses = keyed.clear().drop("load_part")  # a file whose every row was an issue
+def _load_group(con, settings: Settings, group: list[_Staged], run_id: str) -> None:
+    """Load a group of read, keyed and validated files in one transaction."""
     loads: list[tuple[_Staged, warehouse.LoadItem]] = []
-    for part, item in enumerate(group):
+    for item in group:
         name = item.source.display_name
-        responses = parts.get((part,), no_responses)
-        try:
-            failures, item.outcome.validation_report = _validate(
-                settings, prepared, responses, item.result.survey_year, name
-            )
-        except ValidationError as exc:
-            _reject(con, item.outcome, run_id, item.source, item.sha, f"{name}: {exc}")
+        checked = item.checked
+        if isinstance(checked, ValidationError):
+            _reject(con, item.outcome, run_id, item.source, item.sha, f"{name}: {checked}")
             continue
-        # a cell the reader already rejected (a score out of range, blank) fails the suite
-        # too: one reason per cell, the reader's
-        rejected = pl.concat([item.result.issues.cast(ISSUE_SCHEMA), failures.cast(ISSUE_SCHEMA)])
-        rejected = rejected.filter(
-            pl.col("column").is_null() | pl.struct("source_row", "column").is_first_distinct()
-        )
-        bad_rows = rejected.select("source_row").unique()
-        accepted = responses.join(bad_rows, on="source_row", how="anti")
+        item.outcome.validation_report = checked.report
         record = warehouse.BatchRecord(
             batch_id=warehouse.new_id(),
             run_id=run_id,
@@ -347,9 +530,16 @@ def _load_group(
             rows_read=item.result.rows_read,
             started_at=item.started,
         )
-        item.outcome.rows_accepted = accepted.height
-        item.outcome.rows_rejected = bad_rows.height
-        loads.append((item, warehouse.LoadItem(record, accepted, item.result.personal, rejected)))
+        item.outcome.rows_accepted = checked.accepted.height
+        item.outcome.rows_rejected = checked.rows_rejected
+        loads.append(
+            (
+                item,
+                warehouse.LoadItem(
+                    record, checked.accepted, item.result.personal, checked.rejected
+                ),
+            )
+        )
     if not loads:
         return
     added = warehouse.load_batches(
@@ -360,14 +550,6 @@ def _load_group(
     for (item, _), rows_new in zip(loads, added, strict=True):
         item.outcome.rows_new = rows_new
         item.outcome.status = "loaded"
-
-
-def _read(source: SourceFile, reference: Reference) -> ReadResult:
-    if source.kind == "google_forms":
-        return read_google_forms(
-            source.path, reference, unit_name=source.unit, survey_year=source.year
-        )
-    return read_sapaapip(source.path, reference)
 
 
 def _validate(

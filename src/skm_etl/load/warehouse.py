@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -236,13 +237,15 @@ _INSERT_PERSONAL_IF_ABSENT = """
 """
 
 _KEY_CONNECTION: list[duckdb.DuckDBPyConnection] = []
+_KEY_CONNECTION_LOCK = threading.Lock()
 
 
 def _key_connection() -> duckdb.DuckDBPyConnection:
     """The in-memory DuckDB that hashes keys, opened once per process (a connect costs ~20 ms)."""
-    if not _KEY_CONNECTION:
-        _KEY_CONNECTION.append(duckdb.connect())
-    return _KEY_CONNECTION[0]
+    with _KEY_CONNECTION_LOCK:  # the pipeline's read threads key their batches
+        if not _KEY_CONNECTION:
+            _KEY_CONNECTION.append(duckdb.connect())
+        return _KEY_CONNECTION[0]
 
 
 @dataclass
@@ -302,8 +305,9 @@ def load_batches(
             for item in items
         ]
     )
-    if len(items) > 1:
-        # a response in two files of the group comes from the first, as file by file
+    if len(items) > 1 and lineage["response_key"].n_unique() < lineage.height:
+        # a response in two files of the group comes from the first, as file by file (a
+        # key is a hash of unit and year among the rest: distinct keys, distinct responses)
         lineage = lineage.unique(
             subset=["unit_code", "survey_year", "response_key"], keep="first", maintain_order=True
         )
@@ -374,16 +378,20 @@ def load_batches(
             """,
             [items[0].record.run_id, now],
         )
-        for item in items:
-            _insert_batch(
-                con,
-                item.record,
-                item.accepted.height,
-                item.rejected["source_row"].n_unique(),
-                new_per_batch.get(item.record.batch_id, 0),
-                "loaded",
-                now,
-            )
+        _insert_batches(
+            con,
+            [
+                (
+                    item.record,
+                    item.accepted.height,
+                    item.rejected["source_row"].n_unique(),
+                    new_per_batch.get(item.record.batch_id, 0),
+                )
+                for item in items
+            ],
+            "loaded",
+            now,
+        )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -446,36 +454,67 @@ def record_rejected_rows(
         con.unregister("incoming_rejected")
 
 
-def _insert_batch(
+# ops.load_batches' columns (load/schema.sql), as `_insert_batches` builds its rows
+_LOAD_BATCH_SCHEMA = {
+    "batch_id": pl.Utf8,
+    "run_id": pl.Utf8,
+    "source_file": pl.Utf8,
+    "source_path": pl.Utf8,
+    "source_sha256": pl.Utf8,
+    "source_kind": pl.Utf8,
+    "unit_code": pl.Utf8,
+    "unit_name": pl.Utf8,
+    "survey_year": pl.Int32,
+    "rows_read": pl.Int64,
+    "rows_accepted": pl.Int64,
+    "rows_rejected": pl.Int64,
+    "rows_new": pl.Int64,
+    "status": pl.Utf8,
+    "started_at": pl.Datetime("us"),
+    "finished_at": pl.Datetime("us"),
+}
+
+
+def _insert_batches(
     con: duckdb.DuckDBPyConnection,
-    record: BatchRecord,
-    accepted: int,
-    rejected: int,
-    new_rows: int,
+    rows: list[tuple[BatchRecord, int, int, int]],
     status: str,
     finished_at: dt.datetime,
 ) -> None:
-    con.execute(
-        "insert into ops.load_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    """Add ops.load_batches rows: (record, rows accepted, rows rejected, new rows) each."""
+    frame = pl.DataFrame(
         [
-            record.batch_id,
-            record.run_id,
-            record.source_file,
-            record.source_path,
-            record.source_sha256,
-            record.source_kind,
-            record.unit_code,
-            record.unit_name,
-            record.survey_year,
-            record.rows_read,
-            accepted,
-            rejected,
-            new_rows,
-            status,
-            record.started_at,
-            finished_at,
+            (
+                record.batch_id,
+                record.run_id,
+                record.source_file,
+                record.source_path,
+                record.source_sha256,
+                record.source_kind,
+                record.unit_code,
+                record.unit_name,
+                record.survey_year,
+                record.rows_read,
+                accepted,
+                rejected,
+                new_rows,
+                status,
+                record.started_at,
+                finished_at,
+            )
+            for record, accepted, rejected, new_rows in rows
         ],
+        schema=_LOAD_BATCH_SCHEMA,
+        orient="row",
     )
+    con.register("incoming_batches", frame.to_arrow())
+    try:
+        con.execute(
+            f"insert into ops.load_batches ({', '.join(_LOAD_BATCH_SCHEMA)}) "  # noqa: S608 - constant columns
+            f"select {', '.join(_LOAD_BATCH_SCHEMA)} from incoming_batches"
+        )
+    finally:
+        con.unregister("incoming_batches")
 
 
 ABANDONED_MESSAGE = (

@@ -586,7 +586,8 @@ def text_keys(texts: list[str]) -> list[str]:
     engine computes them, so a remembered key is the key the expression gives).
     """
     unique = list(dict.fromkeys(texts))
-    keyed = {text: _KEYS[text] for text in unique if text in _KEYS}
+    # read threads share _KEYS: .get, as another thread may clear it between two lookups
+    keyed = {text: key for text in unique if (key := _KEYS.get(text)) is not None}
     missing = [text for text in unique if text not in keyed]
     if missing:
         frame = pl.Series("raw", missing, dtype=pl.Utf8).to_frame()
@@ -653,13 +654,18 @@ def unrecognised_warning(
             f"{count} jawaban '{title}' tidak dikenal dan dikosongkan ({examples}) / "
             f"{count} '{title}' answers not recognised, left blank ({examples})"
         )
-    distinct = pl.DataFrame({"raw": raw.drop_nulls().unique(maintain_order=True)})
-    key = text_key_expr(pl.col("raw"))
-    unknown = distinct.filter((key != "") & ~key.is_in(known))["raw"]
-    if unknown.is_empty():
+    # the few distinct answers are keyed from remembered keys (`text_keys`), not by a query
+    distinct = raw.drop_nulls().unique(maintain_order=True).to_list()
+    known_keys = set(known)
+    unknown = [
+        text
+        for text, key in zip(distinct, text_keys(distinct), strict=True)
+        if key != "" and key not in known_keys
+    ]
+    if not unknown:
         return None
-    count = int(raw.is_in(unknown).sum())
-    examples = ", ".join(f"'{v}'" for v in unknown.head(WARNING_EXAMPLES))
+    count = int(raw.is_in(pl.Series(unknown, dtype=pl.Utf8)).sum())
+    examples = ", ".join(f"'{v}'" for v in unknown[:WARNING_EXAMPLES])
     return (
         f"{count} jawaban '{title}' tidak dikenal dan dikosongkan ({examples}) / "
         f"{count} '{title}' answers not recognised, left blank ({examples})"

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
+import threading
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -117,10 +118,11 @@ def validate_responses(
     if engine == "auto" and native.supports(suite):
         tallies, table_result = _native_tallies(prepared, suite, expectation_parameters)
     else:
-        session = _session(suite, data_docs_dir)
-        tallies, table_result, first_meta = _gx_tallies(
-            session, suite, prepared, expectation_parameters, chunk_rows
-        )
+        with _GX_LOCK:  # the pipeline validates in its read threads; GX runs one at a time
+            session = _session(suite, data_docs_dir)
+            tallies, table_result, first_meta = _gx_tallies(
+                session, suite, prepared, expectation_parameters, chunk_rows
+            )
 
     failures = _failures(prepared, tallies, reason_parameters)
     success = all(t.success for t in tallies.values()) and (
@@ -307,6 +309,7 @@ def _native_tallies(
 
 
 _SESSIONS: dict[tuple[str, int, str | None], _GxSession] = {}
+_GX_LOCK = threading.RLock()
 _SESSIONS_KEPT = 4
 
 

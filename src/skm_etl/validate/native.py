@@ -74,6 +74,7 @@ def evaluate(frame: pl.DataFrame, suite: SuiteFile, parameters: dict[str, Any]) 
     """Evaluate every expectation of the suite on the frame, in suite order."""
     results: list[RuleResult] = []
     masks: list[tuple[int, pl.Expr, pl.Expr]] = []  # result index, unexpected, missing
+    schema = frame.schema  # built on every access: once, not once per expectation
     for rule, expectation in zip(suite.rules, suite.document["expectations"], strict=True):
         kwargs = {
             name: _resolve(rule, value, parameters)
@@ -83,9 +84,9 @@ def evaluate(frame: pl.DataFrame, suite: SuiteFile, parameters: dict[str, Any]) 
             results.append(_table_result(rule, kwargs, frame.columns))
             continue
         column = kwargs.get("column")
-        if column not in frame.columns:
+        if column not in schema:
             raise NativeEvaluationError(rule, f"column {column!r} is not in the batch")
-        unexpected, missing = _predicate(rule, kwargs, frame.schema[column])
+        unexpected, missing = _predicate(rule, kwargs, schema[column])
         masks.append((len(results), unexpected, missing))
         results.append(RuleResult(rule=rule, kwargs=kwargs, success=True))
     if not masks:

@@ -19,6 +19,7 @@ from skm_etl.reference.model import (
     Reference,
 )
 from skm_etl.sources import normalize as nz
+from skm_etl.sources.batch import Located
 from skm_etl.sources.constants import BLANK_IS_ISSUE_BLOCKS
 from skm_etl.sources.google_forms.constants import (
     ACTION_FORM,
@@ -69,6 +70,27 @@ def read_google_forms(
     Answers are labels, turned into scores through each item's label set. Names and phone
     numbers go only to `personal`. Raises SourceFileError when the file cannot be used.
     """
+    return locate_google_forms(path, ref, unit_name=unit_name, survey_year=survey_year).read_alone()
+
+
+# the roles `_fields` reads when the form has them, in the order it parses them
+_FIELD_ROLES = (
+    "layanan",
+    "submitted_at",
+    "respondent_age",
+    "respondent_sex",
+    "respondent_education",
+    "respondent_occupation",
+    "completion_pct",
+    "saran",
+)
+
+
+def locate_google_forms(path: Path, ref: Reference, *, unit_name: str, survey_year: int) -> Located:
+    """Read a responses file up to its data rows (see `read_google_forms`); fields come later.
+
+    Raises SourceFileError when the file cannot be used at all.
+    """
     name = path.name
     if not (unit_name or "").strip() or survey_year is None:
         raise file_error(
@@ -91,31 +113,52 @@ def read_google_forms(
         )
 
     day_first, order_warning = nz.day_first_for(data[mapping.roles["submitted_at"]])
-    fields = _fields(data, mapping, ref, day_first=day_first, excel_serial=sheet.is_excel)
     width = 1 + max(i for i, title in enumerate(row_values(sheet, header_index)) if title)
     extra = [] if sheet.is_excel else [nz.extra_field_issues(data, sheet.cell_columns[width:])]
-    responses, issues = nz.assemble(
-        data[ROW], fields, unit_name=unit_name.strip(), survey_year=survey_year, extra_issues=extra
+    personal = _personal(data, mapping)
+    roles = [role for role in _FIELD_ROLES if role in mapping.roles]
+    cells = data.select(
+        ROW,
+        *(pl.col(mapping.roles[role]).alias(role) for role in roles),
+        *(pl.col(cell).alias(code) for code, cell in mapping.items.items()),
     )
+    by_name = Mapping(roles={r: r for r in roles}, items={code: code for code in mapping.items})
+    excel_serial = sheet.is_excel
+    unit = unit_name.strip()
 
-    warnings = list(mapping.warnings)
-    if order_warning:
-        warnings.append(order_warning)
-    for characteristic, role in ((SEX, "respondent_sex"), (EDUCATION, "respondent_education")):
-        if role in mapping.roles:
-            message = nz.unrecognised_warning(
-                data[mapping.roles[role]], ref, characteristic, COLUMN_TITLES[role]
-            )
-            if message:
-                warnings.append(message)
-    return ReadResult(
-        responses=responses,
-        personal=_personal(data, mapping),
-        issues=issues,
-        unit_name=unit_name.strip(),
-        survey_year=int(survey_year),
-        rows_read=responses.height,
-        warnings=warnings,
+    def parse(rows: pl.DataFrame) -> dict[str, nz.Parsed]:
+        return _fields(rows, by_name, ref, day_first=day_first, excel_serial=excel_serial)
+
+    def complete(responses: pl.DataFrame, issues: pl.DataFrame) -> ReadResult:
+        warnings = list(mapping.warnings)
+        if order_warning:
+            warnings.append(order_warning)
+        for characteristic, role in ((SEX, "respondent_sex"), (EDUCATION, "respondent_education")):
+            if role in roles:
+                message = nz.unrecognised_warning(
+                    cells[role], ref, characteristic, COLUMN_TITLES[role]
+                )
+                if message:
+                    warnings.append(message)
+        return ReadResult(
+            responses=responses,
+            personal=personal,
+            issues=issues,
+            unit_name=unit,
+            survey_year=int(survey_year),
+            rows_read=responses.height,
+            warnings=warnings,
+        )
+
+    shape = ("google_forms", day_first, excel_serial, tuple(roles), tuple(mapping.items))
+    return Located(
+        cells=cells,
+        shape=shape,
+        parse=parse,
+        complete=complete,
+        unit_name=unit,
+        survey_year=survey_year,
+        extra_issues=extra,
     )
 
 

@@ -1,5 +1,5 @@
 """Reader for sapaapip tabulation exports (SPEC §6.1)."""
 
-from skm_etl.sources.sapaapip.reader import read_sapaapip
+from skm_etl.sources.sapaapip.reader import locate_sapaapip, read_sapaapip
 
-__all__ = ["read_sapaapip"]
+__all__ = ["locate_sapaapip", "read_sapaapip"]

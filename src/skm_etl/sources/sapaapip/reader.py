@@ -20,6 +20,7 @@ from skm_etl.reference.model import (
     text_key_expr,
 )
 from skm_etl.sources import normalize as nz
+from skm_etl.sources.batch import Located
 from skm_etl.sources.constants import BLANK_IS_ISSUE_BLOCKS, INTEGER_PATTERN
 from skm_etl.sources.result import PERSONAL_SCHEMA, ReadResult, file_error
 from skm_etl.sources.sapaapip.constants import (
@@ -67,6 +68,18 @@ def read_sapaapip(path: Path, ref: Reference) -> ReadResult:
     reorder optional columns. Unit and year come from the metadata rows above the header.
     Raises SourceFileError when the file cannot be used at all.
     """
+    return locate_sapaapip(path, ref).read_alone()
+
+
+# the located columns `_fields` reads, besides the score items
+_FIELD_COLUMNS = ("layanan", *DEMOGRAPHIC_COLUMNS, "saran")
+
+
+def locate_sapaapip(path: Path, ref: Reference) -> Located:
+    """Read a tabulation up to its data rows (see `read_sapaapip`); fields come later.
+
+    Raises SourceFileError when the file cannot be used at all.
+    """
     name = path.name
     sheet, header_index = _locate_header(read_sheets(path), name)
     layout = _layout(sheet, header_index, ref, name)
@@ -78,37 +91,62 @@ def read_sapaapip(path: Path, ref: Reference) -> ReadResult:
             f"no response rows below the header (row {layout.header_row}) of {name}",
             *ACTION_REEXPORT,
         )
-
-    fields = _fields(data, layout, ref, excel_serial=sheet.is_excel)
     extra = (
         [] if sheet.is_excel else [nz.extra_field_issues(data, sheet.cell_columns[layout.width :])]
     )
-    responses, issues = nz.assemble(
-        data[ROW], fields, unit_name=unit_name, survey_year=survey_year, extra_issues=extra
+    columns = [c for c in (*_FIELD_COLUMNS, "submitted_at") if c in layout.columns]
+    cells = data.select(
+        ROW,
+        *(pl.col(layout.columns[c]).alias(c) for c in columns),
+        *(pl.col(cell).alias(code) for code, cell in layout.items.items()),
     )
-    warnings = list(layout.warnings)
-    for characteristic, column, title in (
-        (SEX, "respondent_sex", "Jenis Kelamin"),
-        (EDUCATION, "respondent_education", "Pendidikan"),
-    ):
-        message = nz.unrecognised_warning(data[layout.columns[column]], ref, characteristic, title)
-        if message:
-            warnings.append(message)
-    if skipped:
-        rows = ", ".join(str(r) for r in skipped[:SKIPPED_ROW_EXAMPLES])
-        more = " …" if len(skipped) > SKIPPED_ROW_EXAMPLES else ""
-        warnings.append(
-            f"{len(skipped)} baris tanpa jawaban diabaikan (baris {rows}{more}) / "
-            f"{len(skipped)} rows without answers skipped (rows {rows}{more})"
+    by_name = Layout(
+        header_row=layout.header_row,
+        columns={c: c for c in columns},
+        items={code: code for code in layout.items},
+        numbers={},
+        width=0,
+    )
+    excel_serial = sheet.is_excel
+
+    def parse(rows: pl.DataFrame) -> dict[str, nz.Parsed]:
+        return _fields(rows, by_name, ref, excel_serial=excel_serial)
+
+    def complete(responses: pl.DataFrame, issues: pl.DataFrame) -> ReadResult:
+        warnings = list(layout.warnings)
+        for characteristic, column, title in (
+            (SEX, "respondent_sex", "Jenis Kelamin"),
+            (EDUCATION, "respondent_education", "Pendidikan"),
+        ):
+            message = nz.unrecognised_warning(cells[column], ref, characteristic, title)
+            if message:
+                warnings.append(message)
+        if skipped:
+            rows = ", ".join(str(r) for r in skipped[:SKIPPED_ROW_EXAMPLES])
+            more = " …" if len(skipped) > SKIPPED_ROW_EXAMPLES else ""
+            warnings.append(
+                f"{len(skipped)} baris tanpa jawaban diabaikan (baris {rows}{more}) / "
+                f"{len(skipped)} rows without answers skipped (rows {rows}{more})"
+            )
+        return ReadResult(
+            responses=responses,
+            personal=pl.DataFrame(schema=PERSONAL_SCHEMA),
+            issues=issues,
+            unit_name=unit_name,
+            survey_year=survey_year,
+            rows_read=responses.height,
+            warnings=warnings,
         )
-    return ReadResult(
-        responses=responses,
-        personal=pl.DataFrame(schema=PERSONAL_SCHEMA),
-        issues=issues,
+
+    shape = ("sapaapip", excel_serial, tuple(columns), tuple(layout.items))
+    return Located(
+        cells=cells,
+        shape=shape,
+        parse=parse,
+        complete=complete,
         unit_name=unit_name,
         survey_year=survey_year,
-        rows_read=responses.height,
-        warnings=warnings,
+        extra_issues=extra,
     )
 
 

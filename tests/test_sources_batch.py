@@ -1,0 +1,183 @@
+"""Reading files together (sources.finish_many) gives each file what reading it alone gives.
+
+The pipeline's read threads locate each file, then parse and assemble the rows of all files
+of the same shape stacked in one pass. These tests read the same files both ways, on
+generated national exports (CSV and XLSX, both layouts, invalid rows), on the example
+exports, and on hand-made variants (extra fields past the header, another column order),
+and compare every frame and message.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from skm_etl import pipeline
+from skm_etl.bench.generate import generate
+from skm_etl.reference.catalog import load_reference
+from skm_etl.settings import load_settings
+from skm_etl.sources import (
+    ReadResult,
+    SourceFileError,
+    finish_many,
+    locate_google_forms,
+    locate_sapaapip,
+    read_google_forms,
+    read_sapaapip,
+)
+from skm_etl.sources import batch as batch_module
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REFERENCE = load_reference()
+
+
+def _alone(kind: str, path: Path, unit: str | None, year: int | None) -> ReadResult | Exception:
+    try:
+        if kind == "google_forms":
+            return read_google_forms(path, REFERENCE, unit_name=unit, survey_year=year)
+        return read_sapaapip(path, REFERENCE)
+    except SourceFileError as exc:
+        return exc
+
+
+def _locate(kind: str, path: Path, unit: str | None, year: int | None):
+    if kind == "google_forms":
+        return locate_google_forms(path, REFERENCE, unit_name=unit, survey_year=year)
+    return locate_sapaapip(path, REFERENCE)
+
+
+def _together(files: list[tuple[str, Path, str | None, int | None]]) -> list:
+    """Read the files as the pipeline's read threads do: locate each, finish them at once."""
+    results: list = [None] * len(files)
+    located = []
+    for index, file in enumerate(files):
+        try:
+            located.append((index, _locate(*file)))
+        except SourceFileError as exc:
+            results[index] = exc
+    for (index, _), result in zip(located, finish_many([x for _, x in located]), strict=True):
+        results[index] = result
+    return results
+
+
+def _assert_same(alone: ReadResult | Exception, together: ReadResult | Exception, name: str):
+    if isinstance(alone, Exception):
+        assert isinstance(together, type(alone)), name
+        assert str(together) == str(alone), name
+        return
+    assert isinstance(together, ReadResult), f"{name}: {together!r}"
+    for frame in ("responses", "personal", "issues"):
+        mine, theirs = getattr(together, frame), getattr(alone, frame)
+        assert mine.schema == theirs.schema, f"{name} {frame}"
+        assert mine.equals(theirs, null_equal=True), f"{name} {frame}"
+    for attribute in ("unit_name", "survey_year", "rows_read", "warnings"):
+        assert getattr(together, attribute) == getattr(alone, attribute), f"{name} {attribute}"
+
+
+def _generated_files(root: Path) -> list[tuple[str, Path, str | None, int | None]]:
+    settings = load_settings(root / "config.yaml")
+    return [(s.kind, s.path, s.unit, s.year) for s in pipeline.discover(settings, [])]
+
+
+@pytest.fixture(scope="module")
+def national(tmp_path_factory) -> list[tuple[str, Path, str | None, int | None]]:
+    """A generated inbox: both layouts, CSV and XLSX, 0.3 % invalid rows, messy labels."""
+    root = tmp_path_factory.mktemp("national")
+    generate(root, 6_000, units=6, rows_per_file=700)
+    return _generated_files(root)
+
+
+def test_the_generated_inbox_has_what_these_tests_need(national) -> None:
+    kinds = {(kind, path.suffix) for kind, path, _, _ in national}
+    assert kinds >= {("sapaapip", ".csv"), ("sapaapip", ".xlsx"), ("google_forms", ".csv")}
+    # the stacked parse must take the long path (> DIRECT_ROWS) on a batch of short files
+    assert sum(1 for _, path, _, _ in national if path.stat().st_size < 200_000) > 3
+
+
+def test_files_read_together_give_what_each_gives_alone(national) -> None:
+    together = _together(national)
+    issues = 0
+    for file, mine in zip(national, together, strict=True):
+        alone = _alone(*file)
+        _assert_same(alone, mine, file[1].name)
+        issues += 0 if isinstance(alone, Exception) else alone.issues.height
+    assert issues > 0  # the invalid rows are there, each with its reason, file by file
+
+
+def test_a_few_files_in_any_order_give_the_same(national) -> None:
+    picked = [national[i] for i in (5, 0, 3, 1)][::-1]
+    for file, mine in zip(picked, _together(picked), strict=True):
+        _assert_same(_alone(*file), mine, file[1].name)
+
+
+def _variant_with_extra_fields_and_moved_column(tmp_path: Path) -> Path:
+    """The example tabulation with a value past the header on two rows, Usia moved last."""
+    lines = (FIXTURES / "sapaapip_tabulasi_example.csv").read_text(encoding="utf-8").splitlines()
+    out = []
+    for number, line in enumerate(lines):
+        cells = line.split(",")
+        if len(cells) > 20:
+            cells = cells[:3] + cells[4:] + [cells[3]]  # Usia (or its blank) goes last
+        if number in (9, 12):
+            cells += ["", "", "stray value"]
+        out.append(",".join(cells))
+    path = tmp_path / "tabulasi_variant.csv"
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return path
+
+
+def test_other_column_orders_and_extra_fields_stack_with_the_rest(tmp_path: Path) -> None:
+    variant = _variant_with_extra_fields_and_moved_column(tmp_path)
+    copy = tmp_path / "tabulasi_copy.csv"
+    shutil.copyfile(FIXTURES / "sapaapip_tabulasi_example.csv", copy)
+    files = [
+        ("sapaapip", FIXTURES / "sapaapip_tabulasi_example.csv", None, None),
+        ("sapaapip", variant, None, None),
+        ("sapaapip", FIXTURES / "sapaapip_tabulasi_example.xlsx", None, None),
+        ("google_forms", FIXTURES / "google_forms_example.csv", "Loka POM di Kota Contoh", 2025),
+        ("sapaapip", copy, None, None),
+        ("google_forms", FIXTURES / "google_forms_example.csv", "Loka POM di Kota Contoh", 2025),
+    ]
+    together = _together(files)
+    for file, mine in zip(files, together, strict=True):
+        _assert_same(_alone(*file), mine, file[1].name)
+    extra = together[1].issues.filter(pl.col("column") == "(baris / row)")
+    assert extra["value"].to_list() == ["stray value", "stray value"]
+
+
+def test_a_file_that_breaks_the_stacked_parse_is_read_alone(national) -> None:
+    sapaapip = [f for f in national if f[0] == "sapaapip" and f[1].suffix == ".csv"][:3]
+    located = [_locate(*file) for file in sapaapip]
+    # the middle file's age cells are numbers, not text: the three cannot be stacked
+    broken = located[1]
+    broken.cells = broken.cells.with_columns(pl.col("respondent_age").cast(pl.Int64, strict=False))
+    with pytest.raises(pl.exceptions.PolarsError):
+        batch_module._assemble_stacked(located)
+    try:
+        expected = broken.read_alone()
+    except Exception as exc:  # noqa: BLE001 - whatever reading it alone gives
+        expected = exc
+    results = finish_many(located)
+    _assert_same(expected, results[1], sapaapip[1][1].name)
+    for index in (0, 2):
+        _assert_same(_alone(*sapaapip[index]), results[index], sapaapip[index][1].name)
+
+
+def test_results_come_back_in_the_given_order_across_shapes(national, monkeypatch) -> None:
+    stacked_calls: list[int] = []
+    original = batch_module._assemble_stacked
+
+    def counting(items):
+        stacked_calls.append(len(items))
+        return original(items)
+
+    monkeypatch.setattr(batch_module, "_assemble_stacked", counting)
+    files = [f for f in national if f[1].suffix == ".csv"][:6]
+    located = [_locate(*file) for file in files]
+    results = finish_many(located)
+    assert [r.survey_year for r in results] == [_alone(*f).survey_year for f in files]
+    assert [r.rows_read for r in results] == [_alone(*f).rows_read for f in files]
+    assert sum(stacked_calls) >= 2  # some files did share a shape and were stacked
