@@ -226,7 +226,11 @@ def process_files(
         def read(batch: list[SourceFile]) -> list[_Read]:
             return _read_files(settings, prepared, batch, hashes, known)
 
-        for source, future, index in _read_ahead(pool, sources, read):
+        def to_read(source: SourceFile) -> int:
+            """Bytes a thread will read: none for a file known loaded from its cached hash."""
+            return 0 if hashes.cached(source.path) in known else _size(source)
+
+        for source, future, index in _read_ahead(pool, sources, read, to_read):
             staged = _stage(con, source, _await_read(future)[index], run_id, group, loaded)
             if isinstance(staged, FileOutcome):
                 outcomes.append(staged)
@@ -251,6 +255,7 @@ def _read_ahead(
     pool: ThreadPoolExecutor,
     sources: list[SourceFile],
     read: Callable[[list[SourceFile]], list[_Read]],
+    to_read: Callable[[SourceFile], int],
 ) -> Iterator[tuple[SourceFile, Future, int]]:
     """Yield each source, in order, with its batch's future and its place in the batch.
 
@@ -258,7 +263,8 @@ def _read_ahead(
     """
     pending: deque[tuple[list[SourceFile], Future, int]] = deque()
     ahead_bytes = 0
-    batches = iter(_batches(sources))
+    weights = {id(source): to_read(source) for source in sources}
+    batches = iter(_batches(sources, lambda source: weights[id(source)]))
     exhausted = False
     while True:
         while not exhausted and (not pending or ahead_bytes < READ_AHEAD_BYTES):
@@ -266,7 +272,7 @@ def _read_ahead(
             if batch is None:
                 exhausted = True
                 break
-            size = sum(_size(source) for source in batch)
+            size = sum(weights[id(source)] for source in batch)
             pending.append((batch, pool.submit(read, batch), size))
             ahead_bytes += size
         if not pending:
@@ -277,9 +283,15 @@ def _read_ahead(
             yield source, future, index
 
 
-def _batches(sources: list[SourceFile]) -> list[list[SourceFile]]:
-    """Cut the sources, in order, into read batches (see READ_BATCH_BYTES)."""
-    sizes = [_size(source) for source in sources]
+def _batches(
+    sources: list[SourceFile], to_read: Callable[[SourceFile], int] | None = None
+) -> list[list[SourceFile]]:
+    """Cut the sources, in order, into read batches (see READ_BATCH_BYTES).
+
+    `to_read` gives the bytes a file will cost (default its size): a nightly inbox holds
+    every export ever received, and the new ones must still be spread over the threads.
+    """
+    sizes = [(to_read or _size)(source) for source in sources]
     target = min(READ_BATCH_BYTES, max(256 * 2**10, sum(sizes) // (4 * READ_THREADS)))
     batches: list[list[SourceFile]] = []
     batch: list[SourceFile] = []

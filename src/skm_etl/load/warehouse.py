@@ -108,6 +108,18 @@ class FileHashes:
         except (OSError, ValueError):
             pass
 
+    def cached(self, file: Path) -> str | None:
+        """The remembered sha256 of an unchanged file, without reading it; else None."""
+        try:
+            stat = file.stat()
+        except OSError:
+            return None
+        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+        entry = self._entries.get(str(file.resolve()))
+        if isinstance(entry, list) and len(entry) == 5 and entry[:4] == stamp:
+            return str(entry[4])
+        return None
+
     def sha256(self, file: Path) -> str:
         stat = file.stat()
         stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
