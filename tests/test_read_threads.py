@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -132,3 +134,26 @@ def test_the_same_export_twice_in_one_inbox_is_loaded_once(inbox: Path, monkeypa
     assert outcomes[first.name].status == "loaded"
     assert outcomes[twin.name].status == "skipped"
     assert "already loaded" in outcomes[twin.name].message
+
+
+def test_threads_archiving_the_same_content_at_once_all_succeed(inbox: Path) -> None:
+    # one export saved under two names can reach both read threads at the same moment
+    settings = load_settings(inbox)
+    first = sorted(settings.inbox.glob("tabulasi_*.csv"))[0]
+    copies = []
+    for number in range(8):
+        copy = settings.inbox / f"copy_{number}.csv"
+        copy.write_bytes(first.read_bytes())
+        copies.append(pipeline.SourceFile(path=copy, kind="sapaapip", origin="inbox"))
+    sha = warehouse.file_sha256(first)
+    barrier = threading.Barrier(len(copies))
+
+    def archive(source: pipeline.SourceFile) -> None:
+        barrier.wait()
+        pipeline._archive(settings, source, sha)
+
+    with ThreadPoolExecutor(len(copies)) as pool:
+        list(pool.map(archive, copies))  # re-raises any thread's error
+    stored = list((settings.archive_dir / "sapaapip" / sha[:2]).iterdir())
+    assert [p.name for p in stored] == [f"{sha}.csv"]
+    assert warehouse.file_sha256(stored[0]) == sha

@@ -148,6 +148,31 @@ def test_other_column_orders_and_extra_fields_stack_with_the_rest(tmp_path: Path
     assert extra["value"].to_list() == ["stray value", "stray value"]
 
 
+def test_several_issues_on_the_first_row_of_a_stacked_file_stay_with_that_file(
+    tmp_path: Path,
+) -> None:
+    # the frames are split back where each file's rows begin; a first row with several
+    # issues must not lend some of them to the file stacked before it
+    lines = (FIXTURES / "sapaapip_tabulasi_example.csv").read_text(encoding="utf-8").splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("1,"))
+    cells = lines[first].split(",")
+    cells[8:11] = ["", "", "9"]  # U1 and U2 blank, U3 out of range
+    lines[first] = ",".join(cells)
+    broken = tmp_path / "tabulasi_first_row.csv"
+    broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    files = [
+        ("sapaapip", FIXTURES / "sapaapip_tabulasi_example.csv", None, None),
+        ("sapaapip", broken, None, None),
+        ("sapaapip", broken, None, None),
+    ]
+    together = _together(files)
+    for file, mine in zip(files, together, strict=True):
+        _assert_same(_alone(*file), mine, file[1].name)
+    first_row = together[1].responses["source_row"][0]
+    assert together[1].issues.filter(pl.col("source_row") == first_row).height == 3
+    assert together[0].issues.height == 0
+
+
 def test_a_file_that_breaks_the_stacked_parse_is_read_alone(national) -> None:
     sapaapip = [f for f in national if f[0] == "sapaapip" and f[1].suffix == ".csv"][:3]
     located = [_locate(*file) for file in sapaapip]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import shutil
+import tempfile
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -245,9 +247,11 @@ def process_files(
         if group:
             _load_group(con, settings, group, run_id)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        con.close()
-        hashes.save()
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            con.close()
+            hashes.save()
     return outcomes
 
 
@@ -362,14 +366,20 @@ def _read_files(
         reads.append(read)
         if not source.path.is_file():
             continue
-        read.sha = hashes.sha256(source.path)
+        try:
+            read.sha = hashes.sha256(source.path)
+        except FileNotFoundError:
+            continue  # removed since it was listed: reported as not found
+        except OSError as exc:  # unreadable (permissions, I/O error): the file is rejected
+            _failed(read, exc)
+            continue
         if read.sha in known or source.path.suffix.lower() not in READABLE_SUFFIXES:
             continue
         _archive(settings, source, read.sha)
         try:
             located.append((read, source, _locate(source, prepared.reference)))
         except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the run
-            read.error, read.error_trace = exc, traceback.format_exc()
+            _failed(read, exc)
     results = finish_many([item for _, _, item in located])
     readable: list[tuple[_Read, SourceFile]] = []
     for (read, source, _), result in zip(located, results, strict=True):
@@ -380,12 +390,31 @@ def _read_files(
             read.result = result
             readable.append((read, source))
         except Exception as exc:  # noqa: BLE001 - the main thread reports the file
-            read.error, read.error_trace = exc, traceback.format_exc()
+            _failed(read, exc)
+    del located, results  # a batch's cells are not kept while it waits for the main thread
     if readable:
         checked = _check(settings, prepared, [(source, read) for read, source in readable])
         for (read, _), outcome in zip(readable, checked, strict=True):
             read.checked = outcome
     return reads
+
+
+def _failed(read: _Read, exc: Exception) -> None:
+    """Keep a file's error and its trace as text, without the frames the trace holds."""
+    read.error_trace = "".join(traceback.format_exception(exc))
+    read.error = _detached(exc)
+
+
+def _detached(exc: Exception) -> Exception:
+    """Drop the tracebacks of an exception and its chain: a stored traceback keeps every
+    frame it passed through alive, and with them a whole batch of read files."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.__traceback__ = None
+        current = current.__cause__ or current.__context__
+    return exc
 
 
 def _resolve_unit(prepared: Prepared, source: SourceFile, result: ReadResult) -> Unit:
@@ -428,7 +457,7 @@ def _check(
                 settings, prepared, responses, read.result.survey_year, source.display_name
             )
         except ValidationError as exc:
-            checked.append(exc)
+            checked.append(_detached(exc))
             continue
         # a cell the reader already rejected (a score out of range, blank) fails the suite
         # too: one reason per cell, the reader's
@@ -475,6 +504,17 @@ def _stage(
     name = source.display_name
     outcome = FileOutcome(source_file=name, origin=source.origin, status="rejected")
     sha = read.sha
+    if sha is None and read.error is not None:
+        return _reject(
+            con,
+            outcome,
+            run_id,
+            source,
+            None,
+            f"{name}: file tidak dapat dibaca / the file could not be read "
+            f"({type(read.error).__name__}: {read.error}); periksa izin file / check the "
+            "file's permissions",
+        )
     if sha is None:
         return _reject(
             con,
@@ -604,9 +644,16 @@ def _archive(settings: Settings, source: SourceFile, sha: str) -> None:
     if target.exists():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(target.suffix + ".tmp")
-    shutil.copyfile(source.path, tmp)
-    tmp.replace(target)
+    # a temporary name of its own: two read threads may archive the same content at once
+    # (one export saved under two names); either copy is the same bytes
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}-", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    tmp = Path(name)
+    try:
+        shutil.copyfile(source.path, tmp)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _reject(

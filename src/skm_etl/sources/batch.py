@@ -19,8 +19,6 @@ from skm_etl.sources.normalize import Parsed, assemble
 from skm_etl.sources.result import ISSUE_SCHEMA, RESPONSE_SCHEMA, ReadResult
 from skm_etl.sources.tabular import ROW
 
-_NOT_READ = RuntimeError("not read")
-
 
 @dataclass
 class Located:
@@ -59,7 +57,7 @@ def finish_many(located: list[Located]) -> list[ReadResult | Exception]:
     fails, the files of that shape are read one by one instead, so a file that breaks the
     parse fails alone.
     """
-    results: list[ReadResult | Exception] = [_NOT_READ] * len(located)
+    results: list[ReadResult | Exception | None] = [None] * len(located)
     shapes: dict[Hashable, list[int]] = {}
     for index, item in enumerate(located):
         shapes.setdefault(item.shape, []).append(index)
@@ -79,7 +77,8 @@ def finish_many(located: list[Located]) -> list[ReadResult | Exception]:
                     results[index] = item.complete(*assembled[position])
             except Exception as exc:  # noqa: BLE001 - the caller reports the file
                 results[index] = exc
-    return results
+    assert all(result is not None for result in results)  # every file got its result
+    return results  # type: ignore[return-value]
 
 
 _RESPONSE_COLUMNS = list(RESPONSE_SCHEMA)
@@ -97,7 +96,12 @@ def _assemble_stacked(items: list[Located]) -> list[tuple[pl.DataFrame, pl.DataF
     offsets = [0]
     for item in items:
         offsets.append(offsets[-1] + item.cells.height)
-    bounds = issues["source_row"].search_sorted(pl.Series(offsets, dtype=pl.Int64)).to_list()
+    # leftmost: a file's first row may carry several issues
+    bounds = (
+        issues["source_row"]
+        .search_sorted(pl.Series(offsets, dtype=pl.Int64), side="left")
+        .to_list()
+    )
     local_rows = stacked[ROW].cast(pl.Int64)
     out: list[tuple[pl.DataFrame, pl.DataFrame]] = []
     for k, item in enumerate(items):
