@@ -208,12 +208,12 @@ def process_files(
 ) -> list[FileOutcome]:
     """Read, validate and load files on one store connection; outcomes in `sources` order.
 
-    Files are read (by READ_THREADS threads, ahead of the main thread), then keyed,
-    validated and loaded in groups of about LOAD_GROUP_ROWS responses, each group in one
-    transaction: hashing and loading cost far less per response in big batches than in
-    one per file (a national inbox holds hundreds of files). What is stored is what
-    loading file by file would store: files are taken in `sources` order, whatever order
-    the threads finish in.
+    READ_THREADS threads hash, archive, read, key and validate batches of consecutive
+    files (`_read_files`) while this thread loads the files read before them, in groups of
+    about LOAD_GROUP_ROWS responses, each group in one transaction: keying and loading
+    cost far less per response in big batches than in one per file (a national inbox
+    holds hundreds of files). What is stored is what loading file by file would store:
+    files are taken back in `sources` order, whatever order the threads finish in.
     """
     con = warehouse.open_store(settings.store)
     hashes = warehouse.FileHashes(settings.work_dir / "file_hashes.json")
