@@ -58,7 +58,7 @@ def test_new_files_behind_many_loaded_ones_are_still_spread_over_the_threads(
     # a national inbox keeps every export it ever received: only the new ones are read
     sources = _sources(tmp_path, [3 * 2**20] * 40 + [12 * 1024] * 76)
     loaded = {id(s) for s in sources[:40]}
-    batches = pipeline._batches(sources, lambda s: 0 if id(s) in loaded else 12 * 1024)
+    batches = pipeline._batches(sources, [0 if id(s) in loaded else 12 * 1024 for s in sources])
     assert [s for batch in batches for s in batch] == sources
     with_new = [batch for batch in batches if any(id(s) not in loaded for s in batch)]
     assert len(with_new) >= pipeline.READ_THREADS

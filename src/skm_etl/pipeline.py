@@ -228,21 +228,18 @@ def process_files(
         def read(batch: list[SourceFile]) -> list[_Read]:
             return _read_files(settings, prepared, batch, hashes, known)
 
-        def to_read(source: SourceFile) -> int:
-            """Bytes a thread will read: none for a file known loaded from its cached hash."""
-            return 0 if hashes.cached(source.path) in known else _size(source)
-
-        for source, future, index in _read_ahead(pool, sources, read, to_read):
-            staged = _stage(con, source, _await_read(future)[index], run_id, group, loaded)
+        # bytes a thread will read: none for a file known loaded from its cached hash
+        sizes = [0 if hashes.cached(s.path) in known else _size(s) for s in sources]
+        for source, future, index in _read_ahead(pool, sources, read, sizes):
+            staged = _stage(con, source, _await_read(future)[index], run_id, loaded)
             if isinstance(staged, FileOutcome):
                 outcomes.append(staged)
                 continue
             outcomes.append(staged.outcome)
             group.append(staged)
-            group_rows += staged.result.responses.height
+            group_rows += staged.read.result.responses.height
             if group_rows >= LOAD_GROUP_ROWS:
                 _load_group(con, settings, group, run_id)
-                loaded.update(item.sha for item in group if item.outcome.status == "loaded")
                 group, group_rows = [], 0
         if group:
             _load_group(con, settings, group, run_id)
@@ -259,16 +256,17 @@ def _read_ahead(
     pool: ThreadPoolExecutor,
     sources: list[SourceFile],
     read: Callable[[list[SourceFile]], list[_Read]],
-    to_read: Callable[[SourceFile], int],
+    sizes: list[int],
 ) -> Iterator[tuple[SourceFile, Future, int]]:
     """Yield each source, in order, with its batch's future and its place in the batch.
 
-    Batches are submitted as long as less than READ_AHEAD_BYTES is read ahead.
+    `sizes` are the bytes each source will cost to read. Batches are submitted as long as
+    less than READ_AHEAD_BYTES is read ahead.
     """
     pending: deque[tuple[list[SourceFile], Future, int]] = deque()
     ahead_bytes = 0
-    weights = {id(source): to_read(source) for source in sources}
-    batches = iter(_batches(sources, lambda source: weights[id(source)]))
+    batches = iter(_batches(sources, sizes))
+    start = 0  # of the next batch in `sources`
     exhausted = False
     while True:
         while not exhausted and (not pending or ahead_bytes < READ_AHEAD_BYTES):
@@ -276,7 +274,8 @@ def _read_ahead(
             if batch is None:
                 exhausted = True
                 break
-            size = sum(weights[id(source)] for source in batch)
+            size = sum(sizes[start : start + len(batch)])
+            start += len(batch)
             pending.append((batch, pool.submit(read, batch), size))
             ahead_bytes += size
         if not pending:
@@ -287,15 +286,13 @@ def _read_ahead(
             yield source, future, index
 
 
-def _batches(
-    sources: list[SourceFile], to_read: Callable[[SourceFile], int] | None = None
-) -> list[list[SourceFile]]:
+def _batches(sources: list[SourceFile], sizes: list[int] | None = None) -> list[list[SourceFile]]:
     """Cut the sources, in order, into read batches (see READ_BATCH_BYTES).
 
-    `to_read` gives the bytes a file will cost (default its size): a nightly inbox holds
+    `sizes` are the bytes each file will cost (default its size): a nightly inbox holds
     every export ever received, and the new ones must still be spread over the threads.
     """
-    sizes = [(to_read or _size)(source) for source in sources]
+    sizes = sizes if sizes is not None else [_size(source) for source in sources]
     target = min(READ_BATCH_BYTES, max(256 * 2**10, sum(sizes) // (4 * READ_THREADS)))
     batches: list[list[SourceFile]] = []
     batch: list[SourceFile] = []
@@ -485,11 +482,8 @@ class _Staged:
 
     source: SourceFile
     outcome: FileOutcome
-    sha: str
-    unit: Unit
-    result: ReadResult
-    checked: _Checked | ValidationError
-    started: dt.datetime
+    read: _Read  # with its sha, result and unit
+    checked: _Checked
 
 
 def _stage(
@@ -497,34 +491,29 @@ def _stage(
     source: SourceFile,
     read: _Read,
     run_id: str,
-    group: list[_Staged],
     loaded: set[str],
 ) -> _Staged | FileOutcome:
-    """Decide what becomes of one read file; a FileOutcome when it goes no further."""
+    """Decide what becomes of one read file; a FileOutcome when it goes no further.
+
+    A file staged for loading joins `loaded`, so a later copy of it in the run is skipped.
+    """
     name = source.display_name
     outcome = FileOutcome(source_file=name, origin=source.origin, status="rejected")
     sha = read.sha
-    if sha is None and read.error is not None:
+    if sha is None:  # gone since it was listed, or unreadable (permissions)
         return _reject(
             con,
             outcome,
             run_id,
             source,
             None,
-            f"{name}: file tidak dapat dibaca / the file could not be read "
+            f"file tidak ditemukan / file not found: {source.path}"
+            if read.error is None
+            else f"{name}: file tidak dapat dibaca / the file could not be read "
             f"({type(read.error).__name__}: {read.error}); periksa izin file / check the "
             "file's permissions",
         )
-    if sha is None:
-        return _reject(
-            con,
-            outcome,
-            run_id,
-            source,
-            None,
-            f"file tidak ditemukan / file not found: {source.path}",
-        )
-    if sha in loaded or any(item.sha == sha for item in group):
+    if sha in loaded:
         outcome.status = "skipped"
         outcome.message = "sudah dimuat sebelumnya / already loaded (same content)"
         return outcome
@@ -556,31 +545,30 @@ def _stage(
     outcome.unit_name, outcome.survey_year = read.unit.name, result.survey_year
     outcome.rows_read = result.rows_read
     outcome.warnings.extend(result.warnings)
-    return _Staged(source, outcome, sha, read.unit, result, read.checked, read.started)
+    if isinstance(read.checked, ValidationError):
+        return _reject(con, outcome, run_id, source, sha, f"{name}: {read.checked}")
+    loaded.add(sha)
+    return _Staged(source, outcome, read, read.checked)
 
 
 def _load_group(con, settings: Settings, group: list[_Staged], run_id: str) -> None:
     """Load a group of read, keyed and validated files in one transaction."""
     loads: list[tuple[_Staged, warehouse.LoadItem]] = []
     for item in group:
-        name = item.source.display_name
-        checked = item.checked
-        if isinstance(checked, ValidationError):
-            _reject(con, item.outcome, run_id, item.source, item.sha, f"{name}: {checked}")
-            continue
+        checked, read = item.checked, item.read
         item.outcome.validation_report = checked.report
         record = warehouse.BatchRecord(
             batch_id=warehouse.new_id(),
             run_id=run_id,
-            source_file=name,
+            source_file=item.source.display_name,
             source_path=str(item.source.path),
-            source_sha256=item.sha,
+            source_sha256=read.sha,
             source_kind=item.source.kind,
-            unit_code=item.unit.code,
-            unit_name=item.unit.name,
-            survey_year=item.result.survey_year,
-            rows_read=item.result.rows_read,
-            started_at=item.started,
+            unit_code=read.unit.code,
+            unit_name=read.unit.name,
+            survey_year=read.result.survey_year,
+            rows_read=read.result.rows_read,
+            started_at=read.started,
         )
         item.outcome.rows_accepted = checked.accepted.height
         item.outcome.rows_rejected = checked.rows_rejected
@@ -588,12 +576,10 @@ def _load_group(con, settings: Settings, group: list[_Staged], run_id: str) -> N
             (
                 item,
                 warehouse.LoadItem(
-                    record, checked.accepted, item.result.personal, checked.rejected
+                    record, checked.accepted, read.result.personal, checked.rejected
                 ),
             )
         )
-    if not loads:
-        return
     added = warehouse.load_batches(
         con,
         [load for _, load in loads],

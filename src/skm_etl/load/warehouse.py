@@ -111,26 +111,30 @@ class FileHashes:
     def cached(self, file: Path) -> str | None:
         """The remembered sha256 of an unchanged file, without reading it; else None."""
         try:
-            stat = file.stat()
+            key, stamp = self._stamp(file)
         except OSError:
             return None
-        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
-        entry = self._entries.get(str(file.resolve()))
-        if isinstance(entry, list) and len(entry) == 5 and entry[:4] == stamp:
-            return str(entry[4])
-        return None
+        return self._remembered(key, stamp)
 
     def sha256(self, file: Path) -> str:
+        key, stamp = self._stamp(file)
+        sha = self._remembered(key, stamp)
+        if sha is None:
+            sha = file_sha256(file)
+            self._entries[key] = [*stamp, sha]
+            self._changed = True
+        return sha
+
+    @staticmethod
+    def _stamp(file: Path) -> tuple[str, list[int]]:
         stat = file.stat()
-        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
-        key = str(file.resolve())
+        return str(file.resolve()), [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+    def _remembered(self, key: str, stamp: list[int]) -> str | None:
         entry = self._entries.get(key)
         if isinstance(entry, list) and len(entry) == 5 and entry[:4] == stamp:
             return str(entry[4])
-        sha = file_sha256(file)
-        self._entries[key] = [*stamp, sha]
-        self._changed = True
-        return sha
+        return None
 
     def save(self) -> None:
         """Write the cache (atomically), forgetting files that are gone."""
