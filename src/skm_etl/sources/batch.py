@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from skm_etl.sources.normalize import Parsed, assemble
+from skm_etl.sources.normalize import Parsed, assemble, constant
 from skm_etl.sources.result import ISSUE_SCHEMA, RESPONSE_SCHEMA, ReadResult
 from skm_etl.sources.tabular import ROW
 
@@ -109,12 +109,8 @@ def _assemble_stacked(items: list[Located]) -> list[tuple[pl.DataFrame, pl.DataF
         rows = local_rows.slice(start, height).rename("source_row")
         own = {
             "source_row": rows,
-            "unit_name": pl.Series("unit_name", [item.unit_name], dtype=pl.Utf8).new_from_index(
-                0, height
-            ),
-            "survey_year": pl.Series(
-                "survey_year", [item.survey_year], dtype=pl.Int32
-            ).new_from_index(0, height),
+            "unit_name": constant(item.unit_name, height, pl.Utf8()).rename("unit_name"),
+            "survey_year": constant(item.survey_year, height, pl.Int32()).rename("survey_year"),
         }
         part = responses.slice(start, height)
         file_responses = pl.DataFrame(

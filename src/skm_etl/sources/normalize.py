@@ -635,28 +635,9 @@ def unrecognised_warning(
     """Warn about answers no variant knows; they were left blank (no fallback exists)."""
     if characteristic in reference.demographic_fallbacks:
         return None
-    known = list(reference.demographics.get(characteristic, {}))
-    if raw.len() <= DIRECT_ROWS:
-        texts = raw.to_list()
-        distinct_texts = list(dict.fromkeys(text for text in texts if text is not None))
-        known_keys = set(known)
-        unknown_texts = [
-            text
-            for text, key in zip(distinct_texts, text_keys(distinct_texts), strict=True)
-            if key != "" and key not in known_keys
-        ]
-        if not unknown_texts:
-            return None
-        unknown_set = set(unknown_texts)
-        count = sum(1 for text in texts if text in unknown_set)
-        examples = ", ".join(f"'{v}'" for v in unknown_texts[:WARNING_EXAMPLES])
-        return (
-            f"{count} jawaban '{title}' tidak dikenal dan dikosongkan ({examples}) / "
-            f"{count} '{title}' answers not recognised, left blank ({examples})"
-        )
+    known_keys = set(reference.demographics.get(characteristic, {}))
     # the few distinct answers are keyed from remembered keys (`text_keys`), not by a query
     distinct = raw.drop_nulls().unique(maintain_order=True).to_list()
-    known_keys = set(known)
     unknown = [
         text
         for text, key in zip(distinct, text_keys(distinct), strict=True)
@@ -723,7 +704,7 @@ def extra_field_issues(data: pl.DataFrame, beyond: list[str]) -> pl.DataFrame:
     )
 
 
-def _constant(value: object, height: int, dtype: pl.DataType) -> pl.Series:
+def constant(value: object, height: int, dtype: pl.DataType) -> pl.Series:
     """Repeat one value `height` times (as `pl.repeat`, without running a query)."""
     return pl.Series("", [value], dtype=dtype).new_from_index(0, height)
 
@@ -748,13 +729,13 @@ def assemble(
         if name == "source_row":
             series = rows
         elif name == "unit_name":
-            series = _constant(unit_name, height, pl.Utf8())
+            series = constant(unit_name, height, pl.Utf8())
         elif name == "survey_year":
-            series = _constant(survey_year, height, pl.Int32())
+            series = constant(survey_year, height, pl.Int32())
         elif name in fields:
             series = fields[name].value
         else:
-            series = _constant(None, height, dtype)
+            series = constant(None, height, dtype)
         columns[name] = series.cast(dtype).rename(name)
     responses = pl.DataFrame(columns)
 

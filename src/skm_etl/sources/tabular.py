@@ -132,7 +132,12 @@ def csv_text(path: Path) -> str:
     A lone carriage return (old Mac line ends, or typed into a quoted cell) is a line
     break to a spreadsheet; the CSV parser would instead lose track of the quotes.
     """
-    return decode_text(path.read_bytes(), path.name).replace("\r\n", "\n").replace("\r", "\n")
+    return _lf_text(path.read_bytes(), path.name)
+
+
+def _lf_text(data: bytes, name: str) -> str:
+    """`decode_text` with every line break written as LF (see `csv_text`)."""
+    return decode_text(data, name).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _csv_frame(path: Path) -> pl.DataFrame:
@@ -140,7 +145,7 @@ def _csv_frame(path: Path) -> pl.DataFrame:
     data = path.read_bytes()
     payload, whole = _plain_utf8(data)
     if payload is None:
-        text = decode_text(data, path.name).replace("\r\n", "\n").replace("\r", "\n")
+        text = _lf_text(data, path.name)
         empty, sample = not text.strip(), text
     else:
         # the same text csv_text gives, kept as bytes: no decode, replace and encode

@@ -73,17 +73,17 @@ def read_google_forms(
     return locate_google_forms(path, ref, unit_name=unit_name, survey_year=survey_year).read_alone()
 
 
-# the roles `_fields` reads when the form has them, in the order it parses them
-_FIELD_ROLES = (
-    "layanan",
-    "submitted_at",
-    "respondent_age",
-    "respondent_sex",
-    "respondent_education",
-    "respondent_occupation",
-    "completion_pct",
-    "saran",
-)
+# how `_fields` reads each optional role the form may have, in this order
+_OPTIONAL_FIELDS: dict[str, Callable[[pl.Series, Reference], nz.Parsed]] = {
+    "respondent_age": lambda raw, _: nz.age(raw),
+    "respondent_sex": lambda raw, ref: nz.demographic(raw, ref, SEX),
+    "respondent_education": lambda raw, ref: nz.demographic(raw, ref, EDUCATION),
+    "respondent_occupation": lambda raw, ref: nz.demographic(raw, ref, OCCUPATION),
+    "completion_pct": lambda raw, _: nz.percent(raw),
+    "saran": lambda raw, _: nz.saran(raw),
+}
+# the roles `_fields` reads when the form has them
+_FIELD_ROLES = (*REQUIRED_ROLES, *_OPTIONAL_FIELDS)
 
 
 def locate_google_forms(path: Path, ref: Reference, *, unit_name: str, survey_year: int) -> Located:
@@ -359,17 +359,9 @@ def _fields(
             data[roles["submitted_at"]], day_first=day_first, excel_serial=excel_serial
         ),
     }
-    optional: dict[str, Callable[[pl.Series], nz.Parsed]] = {
-        "respondent_age": nz.age,
-        "respondent_sex": lambda raw: nz.demographic(raw, ref, SEX),
-        "respondent_education": lambda raw: nz.demographic(raw, ref, EDUCATION),
-        "respondent_occupation": lambda raw: nz.demographic(raw, ref, OCCUPATION),
-        "completion_pct": nz.percent,
-        "saran": nz.saran,
-    }
-    for role, parse in optional.items():
+    for role, parse in _OPTIONAL_FIELDS.items():
         if role in roles:
-            fields[role] = parse(data[roles[role]])
+            fields[role] = parse(data[roles[role]], ref)
     items = {code: ref.questionnaire.item(code) for code in mapping.items}
     fields.update(
         nz.scores_from_labels(

@@ -71,10 +71,6 @@ def read_sapaapip(path: Path, ref: Reference) -> ReadResult:
     return locate_sapaapip(path, ref).read_alone()
 
 
-# the located columns `_fields` reads, besides the score items
-_FIELD_COLUMNS = ("layanan", *DEMOGRAPHIC_COLUMNS, "saran")
-
-
 def locate_sapaapip(path: Path, ref: Reference) -> Located:
     """Read a tabulation up to its data rows (see `read_sapaapip`); fields come later.
 
@@ -94,7 +90,9 @@ def locate_sapaapip(path: Path, ref: Reference) -> Located:
     extra = (
         [] if sheet.is_excel else [nz.extra_field_issues(data, sheet.cell_columns[layout.width :])]
     )
-    columns = [c for c in (*_FIELD_COLUMNS, "submitted_at") if c in layout.columns]
+    # the columns `_fields` reads besides the score items: every required one, and the
+    # submission time when the tabulation has it
+    columns = [c for c in (*REQUIRED_COLUMNS, "submitted_at") if c in layout.columns]
     cells = data.select(
         ROW,
         *(pl.col(layout.columns[c]).alias(c) for c in columns),
@@ -427,7 +425,7 @@ def _row_keys(body: pl.DataFrame, layout: Layout) -> pl.DataFrame:
         nz.by_distinct(
             pl.select(starts_with_word.alias("first")).to_series(), text_key_expr, pl.Utf8()
         ).alias("__first_cell"),
-        *_rows_without_layanan(body, layout, score_cells, layanan_cell),
+        *_rows_without_layanan(body, layout, layanan_cell),
     )
     return pl.concat([body, keys], how="horizontal")
 
@@ -460,14 +458,7 @@ def _row_keys_direct(
         return body.with_columns(
             pl.lit(False).alias("__number_row"), pl.lit(False).alias("__footer")
         )
-    number_row = pl.all_horizontal(
-        (pl.col(c).str.extract(INTEGER_PATTERN, 1) == str(layout.numbers[c])).fill_null(False)
-        for c in score_cells
-    )
-    footer = pl.lit(False)
-    if "no" in layout.columns:
-        no = pl.col(layout.columns["no"])
-        footer = no.is_not_null() & ~no.str.contains(INTEGER_PATTERN).fill_null(False)
+    number_row, footer = _no_layanan_flags(layout)
     return body.with_columns(
         (no_layanan & number_row).alias("__number_row"),
         (no_layanan & footer).alias("__footer"),
@@ -475,7 +466,7 @@ def _row_keys_direct(
 
 
 def _rows_without_layanan(
-    body: pl.DataFrame, layout: Layout, score_cells: list[str], layanan_cell: str
+    body: pl.DataFrame, layout: Layout, layanan_cell: str
 ) -> tuple[pl.Series, pl.Series]:
     """Flag repeated question-number rows and footers, which have no layanan.
 
@@ -484,24 +475,31 @@ def _rows_without_layanan(
     """
     missing = body[layanan_cell].is_null()
     positions = missing.arg_true()
-    rows = body.filter(missing)
-    number_row = rows.select(
-        pl.all_horizontal(
-            (pl.col(c).str.extract(INTEGER_PATTERN, 1) == str(layout.numbers[c])).fill_null(False)
-            for c in score_cells
-        )
-    ).to_series()
-    footer = pl.repeat(False, rows.height, eager=True)
+    flags = [
+        pl.repeat(False, body.height, eager=True).alias(n) for n in ("__number_row", "__footer")
+    ]
+    if not positions.len():
+        return flags[0], flags[1]
+    number_row, footer = _no_layanan_flags(layout)
+    found = body.filter(missing).select(number_row.alias("number_row"), footer.alias("footer"))
+    return (
+        flags[0].scatter(positions, found["number_row"]),
+        flags[1].scatter(positions, found["footer"]),
+    )
+
+
+def _no_layanan_flags(layout: Layout) -> tuple[pl.Expr, pl.Expr]:
+    """A repeated question-number row (every score cell holds its question's number) and a
+    footer (a "No" cell that is not a number): what a row without a layanan may be."""
+    number_row = pl.all_horizontal(
+        (pl.col(c).str.extract(INTEGER_PATTERN, 1) == str(layout.numbers[c])).fill_null(False)
+        for c in layout.items.values()
+    )
+    footer = pl.lit(False)
     if "no" in layout.columns:
         no = pl.col(layout.columns["no"])
-        footer = rows.select(
-            no.is_not_null() & ~no.str.contains(INTEGER_PATTERN).fill_null(False)
-        ).to_series()
-    flags = []
-    for name, values in (("__number_row", number_row), ("__footer", footer)):
-        everywhere = pl.repeat(False, body.height, eager=True).alias(name)
-        flags.append(everywhere.scatter(positions, values) if positions.len() else everywhere)
-    return flags[0], flags[1]
+        footer = no.is_not_null() & ~no.str.contains(INTEGER_PATTERN).fill_null(False)
+    return number_row, footer
 
 
 def _fields(
