@@ -47,6 +47,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from skm_etl.sources.constants import AGE_PATTERN, INTEGER_PATTERN
+
 PREFECT_RESPONSES = 2_000
 PREFECT_UNITS = 13  # 39 files: Prefect's cost grows with the number of tasks
 FIXED_RESPONSES = 100
@@ -153,9 +155,6 @@ FORMS_COLUMNS = (
     *EXPORT_ITEMS,
     "saran",
 )
-# the readers' patterns (skm_etl.sources.constants INTEGER_PATTERN and AGE_PATTERN)
-_WHOLE_NUMBER = r"^(\d+)(?:[.,]0+)?$"
-_AGE = r"^(\d{1,3})(?:[.,]0+)?\s*(?:th|thn|tahun)?\.?$"
 # text keys as skm_etl.reference.model computes them (without its NFKC step)
 _TEXT_KEY = r"trim(regexp_replace(lower({}), '[^\p{{L}}\p{{N}}]+', ' ', 'g'))"
 _COMPACT_KEY = r"regexp_replace(lower({}), '[^\p{{L}}\p{{N}}]+', '', 'g')"
@@ -173,7 +172,7 @@ def _columns_struct(names: tuple[str, ...]) -> str:
 def _sapaapip_score(item: str) -> str:
     return (
         f"case when length({item}) = 1 then try_cast({item} as integer) "
-        f"else try_cast(regexp_extract({item}, '{_WHOLE_NUMBER}', 1) as integer) end as s_{item}"
+        f"else try_cast(regexp_extract({item}, '{INTEGER_PATTERN}', 1) as integer) end as s_{item}"
     )
 
 
@@ -194,7 +193,7 @@ def _valid_row() -> str:
         # need their compact key (a regex on every row costs about as much as the reading)
         "case when list_contains($layanan_spellings, layanan) then true "
         f"else coalesce(list_contains($layanan, {_COMPACT_KEY.format('layanan')}), false) end",
-        f"(age is null or coalesce(try_cast(regexp_extract(lower(age), '{_AGE}', 1) as integer)"
+        f"(age is null or coalesce(try_cast(regexp_extract(lower(age), '{AGE_PATTERN}', 1) as integer)"
         " between $age_min and $age_max, false))",
     ]
     for item in EXPORT_ITEMS:
