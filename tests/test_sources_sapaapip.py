@@ -582,17 +582,17 @@ def test_a_decimal_score_cell_is_an_issue(tmp_path: Path, ref) -> None:
     assert result.issues.select("column", "value").rows() == [("q3", "4.5")]
 
 
-def test_csv_cells_skip_stripping_only_when_no_cell_has_edge_whitespace() -> None:
-    # the CSV fast path leaves cells unstripped when the text shows no cell can need it;
-    # on random texts of quotes, delimiters, line breaks and Unicode spaces it must agree
-    # with stripping every cell
+def test_csv_cells_are_tidied_column_by_column_as_tidying_every_cell_would() -> None:
+    # the CSV path strips and blanks only the columns holding a cell that needs it; on
+    # random texts of quotes, delimiters, line breaks, empty cells and Unicode spaces it
+    # must agree with tidying every cell
     rng = random.Random(7)
     atoms = ["a", "1", " ", "\t", "\u00a0", "\u3000", "\n", '"', '""', ",", ";", "x y"]
-    atoms += ["\u2028", "\x85", "\x1f", "\r", "\r\n", "é"]
-    skipped = 0
+    atoms += ["\u2028", "\x85", "\x1f", "\r", "\r\n", "é", ", ", '" "', ',"",']
+    untouched = tidied = 0
     for _ in range(1500):
         text = "".join(rng.choice(atoms) for _ in range(rng.randint(1, 30)))
-        payload, whole = tabular._plain_utf8(text.encode())
+        payload = tabular._plain_utf8(text.encode())
         for delimiter in (",", ";"):
             try:
                 frame = pl.read_csv(
@@ -606,10 +606,12 @@ def test_csv_cells_skip_stripping_only_when_no_cell_has_edge_whitespace() -> Non
                 )
             except pl.exceptions.PolarsError:
                 continue
-            if not tabular._may_have_edge_space(whole, delimiter):
-                skipped += 1
-                assert_frame_equal(tabular._tidy(frame, strip=False), tabular._tidy(frame))
-    assert skipped > 100
+            expected = tabular._tidy(frame)
+            assert_frame_equal(tabular._tidy_columns(frame), expected)
+            changed = [c for c in frame.columns if not frame[c].equals(expected[c])]
+            tidied += bool(changed)
+            untouched += frame.width - len(changed)
+    assert tidied > 500 and untouched > 5000
 
 
 def test_a_csv_with_a_lone_carriage_return_in_a_quoted_cell_reads_like_a_line_feed(

@@ -321,7 +321,7 @@ def load_batches(
             for item in items
         ]
     )
-    if len(items) > 1 and lineage["response_key"].n_unique() < lineage.height:
+    if len(items) > 1 and _may_repeat(lineage["response_key"]):
         # a response in two files of the group comes from the first, as file by file (a
         # key is a hash of unit and year among the rest: distinct keys, distinct responses)
         lineage = lineage.unique(
@@ -416,6 +416,12 @@ def load_batches(
         for name in ("incoming_keys", "incoming", "incoming_rejected"):
             con.unregister(name)
     return [int(new_per_batch.get(item.record.batch_id, 0)) for item in items]
+
+
+def _may_repeat(keys: pl.Series) -> bool:
+    """Tell whether some key may occur twice: as many distinct 64-bit hashes as keys prove
+    that none does (hashing and counting integers costs far less than counting strings)."""
+    return keys.hash().n_unique() < keys.len()
 
 
 def _insert_personal(

@@ -143,7 +143,7 @@ def _lf_text(data: bytes, name: str) -> str:
 def _csv_frame(path: Path) -> pl.DataFrame:
     """Decode a CSV file of unknown encoding and delimiter into text cells."""
     data = path.read_bytes()
-    payload, whole = _plain_utf8(data)
+    payload = _plain_utf8(data)
     if payload is None:
         text = _lf_text(data, path.name)
         empty, sample = not text.strip(), text
@@ -180,23 +180,24 @@ def _csv_frame(path: Path) -> pl.DataFrame:
             "buka di Excel atau Google Sheets lalu simpan ulang sebagai CSV",
             "open it in Excel or Google Sheets and save it again as CSV",
         ) from exc
-    return _tidy(frame, strip=whole is None or _may_have_edge_space(whole, delimiter))
+    return _tidy_columns(frame)
 
 
-def _plain_utf8(data: bytes) -> tuple[bytes | None, pl.Series | None]:
-    """Return the UTF-8 bytes of `csv_text`, and that text as a Series, for plain UTF-8.
+def _plain_utf8(data: bytes) -> bytes | None:
+    """Return the UTF-8 bytes of `csv_text` for plain UTF-8 text.
 
-    (None, None) for a BOM, a NUL or bytes that are not UTF-8: those take `decode_text`.
-    LF replaces CR LF and CR on the bytes: 0x0D never occurs inside a multi-byte sequence.
+    None for a BOM, a NUL or bytes that are not UTF-8: those take `decode_text`. LF
+    replaces CR LF and CR on the bytes: 0x0D never occurs inside a multi-byte sequence.
     """
     if data.startswith(UTF8_BOM) or data[:2] in UTF16_BOMS or b"\x00" in data:
-        return None, None
+        return None
     payload = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     try:
         # Rust's UTF-8 check accepts exactly what Python's strict decoder accepts
-        return payload, pl.Series([payload], dtype=pl.Binary).cast(pl.Utf8)
+        pl.Series([payload], dtype=pl.Binary).cast(pl.Utf8)
     except pl.exceptions.PolarsError:
-        return None, None
+        return None
+    return payload
 
 
 _ASCII_NON_SPACE = re.compile(rb"[^\t\n\x0b\x0c\r\x1c-\x1f ]")
@@ -220,26 +221,6 @@ def _head_text(payload: bytes) -> str:
         if end < 0:
             return payload.decode("utf-8")
     return payload[: end + 1].decode("utf-8")
-
-
-def _may_have_edge_space(text: pl.Series, delimiter: str) -> bool:
-    """Tell whether some cell may start or end with whitespace, so cells need stripping.
-
-    A cell's first and last characters touch a delimiter, a line feed, a quote or the
-    text's ends, so whitespace (as `strip_chars` sees it) next to none of them means every
-    cell is already stripped. A line feed is cell content only inside quotes, which the
-    parser toggles wherever they stand: it can begin or end a cell only next to a run of
-    quotes. Tab-delimited text is always stripped.
-    """
-    if delimiter.isspace():
-        return True
-    edge = f'[{re.escape(delimiter)}\\n"]'
-    space = r"[\s&&[^\n]]"
-    pattern = (
-        rf"(?:\A|{edge}){space}|{space}(?:{edge}|\z)"
-        rf'|(?:\A|[{re.escape(delimiter)}\n])"+\n|\n"+(?:[{re.escape(delimiter)}\n]|\z)'
-    )
-    return bool(text.str.contains(pattern).item())
 
 
 def decode_text(data: bytes, name: str) -> str:
@@ -323,6 +304,34 @@ def _tidy(frame: pl.DataFrame, *, strip: bool = True) -> pl.DataFrame:
         )
     frame = frame.rename({old: f"c{i}" for i, old in enumerate(frame.columns)})
     return frame.select(*_tidy_exprs(frame.width, strip))
+
+
+def _tidy_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """`_tidy(frame)`, tidying only the columns where that changes a cell.
+
+    One query finds the columns holding a cell that is empty or starts or ends with
+    whitespace (as `strip_chars` sees it); every other column is already tidy. In a CSV
+    export that is most of them: the parser reads an empty unquoted field as null.
+    """
+    if frame.width == 0 or frame.height == 0:
+        return _tidy(frame)
+    frame = frame.rename({old: f"c{i}" for i, old in enumerate(frame.columns)})
+    untidy = frame.select(
+        pl.col(name).cast(pl.Utf8).str.contains(_UNTIDY_CELL).any() for name in frame.columns
+    ).row(0)
+    return frame.select(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW),
+        *(
+            _blank_to_null(pl.col(name).cast(pl.Utf8).str.strip_chars()).alias(name)
+            if needs
+            else pl.col(name).cast(pl.Utf8)
+            for name, needs in zip(frame.columns, untidy, strict=True)
+        ),
+    )
+
+
+# a cell `_tidy` changes: empty, or Unicode whitespace (the set strip_chars strips) at an edge
+_UNTIDY_CELL = r"\A\z|\A\s|\s\z"
 
 
 @functools.lru_cache(maxsize=256)
