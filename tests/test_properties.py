@@ -360,9 +360,9 @@ def _load(config: Path, files: list[Path]) -> list[pipeline.FileOutcome]:
     settings_ = load_settings(config)
     prepared = pipeline.prepare(settings_, "properties")
     outcomes = [
-        pipeline.process_file(
-            settings_, prepared, pipeline.SourceFile(path, "sapaapip", "inbox"), "properties"
-        )
+        pipeline.process_files(
+            settings_, prepared, [pipeline.SourceFile(path, "sapaapip", "inbox")], "properties"
+        )[0]
         for path in files
     ]
     for outcome in outcomes:

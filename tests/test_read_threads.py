@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,51 +24,71 @@ from skm_etl.load import warehouse
 from skm_etl.settings import load_settings
 
 
-def _sources(tmp_path: Path, sizes: list[int]) -> list[pipeline.SourceFile]:
-    sources = []
-    for number, size in enumerate(sizes):
-        path = tmp_path / f"f{number:03d}.csv"
-        path.write_bytes(b"x" * size)
-        sources.append(pipeline.SourceFile(path=path, kind="sapaapip", origin="inbox"))
-    return sources
+def _sources(count: int) -> list[pipeline.SourceFile]:
+    return [
+        pipeline.SourceFile(path=Path(f"f{number:03d}.csv"), kind="sapaapip", origin="inbox")
+        for number in range(count)
+    ]
 
 
-def test_batches_keep_the_inbox_order_and_their_limits(tmp_path: Path) -> None:
-    kib = 1024
-    sizes = [900 * kib, 10 * kib, 10 * kib, 5_000 * kib, 3 * kib] * 6 + [kib] * 100
-    sources = _sources(tmp_path, sizes)
-    batches = pipeline._batches(sources)
-    assert [s for batch in batches for s in batch] == sources
-    target = min(
-        pipeline.READ_BATCH_BYTES, max(256 * kib, sum(sizes) // (4 * pipeline.READ_THREADS))
-    )
-    for batch in batches:
+def _assert_batches_as_full_as_their_limits(
+    batches: list[tuple[list[pipeline.SourceFile], int]],
+    sources: list[pipeline.SourceFile],
+    sizes: list[int],
+) -> None:
+    assert [s for batch, _ in batches for s in batch] == sources
+    size_of = dict(zip(map(id, sources), sizes, strict=True))
+    target = pipeline.batch_bytes_target(sum(sizes))
+    for number, (batch, batch_bytes) in enumerate(batches):
+        assert batch_bytes == sum(size_of[id(s)] for s in batch)
         assert len(batch) <= pipeline.READ_BATCH_FILES
         if len(batch) > 1:  # one big file is a batch of its own, whatever its size
-            assert sum(s.path.stat().st_size for s in batch) <= target
+            assert batch_bytes <= target
+        if number + 1 < len(batches):  # full: the next file did not fit
+            following = size_of[id(batches[number + 1][0][0])]
+            assert len(batch) == pipeline.READ_BATCH_FILES or batch_bytes + following > target
 
 
-def test_a_small_inbox_still_gives_every_thread_work(tmp_path: Path) -> None:
-    sources = _sources(tmp_path, [12 * 1024] * 76)  # a nightly increment of 76 small files
-    assert len(pipeline._batches(sources)) >= pipeline.READ_THREADS
+def test_batches_keep_the_inbox_order_and_their_limits() -> None:
+    kib = 1024
+    sizes = [900 * kib, 10 * kib, 10 * kib, 5_000 * kib, 3 * kib] * 6 + [kib] * 100
+    sources = _sources(len(sizes))
+    batches = pipeline._batches(sources, sizes)
+    _assert_batches_as_full_as_their_limits(batches, sources, sizes)
+    assert any(len(batch) == pipeline.READ_BATCH_FILES for batch, _ in batches)
 
 
-def test_new_files_behind_many_loaded_ones_are_still_spread_over_the_threads(
-    tmp_path: Path,
-) -> None:
+def test_a_small_inbox_still_gives_every_thread_work() -> None:
+    sizes = [12 * 1024] * 76  # a nightly increment of 76 small files
+    sources = _sources(len(sizes))
+    batches = pipeline._batches(sources, sizes)
+    _assert_batches_as_full_as_their_limits(batches, sources, sizes)
+    assert len(batches) >= pipeline.READ_THREADS
+
+
+def test_new_files_behind_many_loaded_ones_are_still_spread_over_the_threads() -> None:
     # a national inbox keeps every export it ever received: only the new ones are read
-    sources = _sources(tmp_path, [3 * 2**20] * 40 + [12 * 1024] * 76)
-    loaded = {id(s) for s in sources[:40]}
-    batches = pipeline._batches(sources, [0 if id(s) in loaded else 12 * 1024 for s in sources])
-    assert [s for batch in batches for s in batch] == sources
-    with_new = [batch for batch in batches if any(id(s) not in loaded for s in batch)]
+    # (a file known loaded costs nothing to read)
+    sources = _sources(40 + 76)
+    sizes = [0] * 40 + [12 * 1024] * 76
+    batches = pipeline._batches(sources, sizes)
+    _assert_batches_as_full_as_their_limits(batches, sources, sizes)
+    with_new = [batch for batch, batch_bytes in batches if batch_bytes]
     assert len(with_new) >= pipeline.READ_THREADS
 
 
+@pytest.fixture(scope="module")
+def generated_inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("read-threads") / "inbox-root"
+    generate(root, 4_000, units=5, rows_per_file=400)
+    return root
+
+
 @pytest.fixture
-def inbox(tmp_path: Path) -> Path:
-    generated = generate(tmp_path / "inbox-root", 4_000, units=5, rows_per_file=400)
-    return generated.config
+def inbox(generated_inbox: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the generated deployment (its config), for a test to run and change."""
+    root = shutil.copytree(generated_inbox, tmp_path / "inbox-root")
+    return root / "config.yaml"
 
 
 def _run(config: Path) -> list[pipeline.FileOutcome]:
@@ -92,12 +113,12 @@ def test_outcomes_follow_the_inbox_order_whatever_order_the_threads_finish_in(
     try:
         stored = con.execute("select count(*) from raw.responses").fetchone()[0]
         batches = con.execute(
-            "select source_file, rows_accepted, rows_new from ops.load_batches order by started_at"
+            "select source_file, rows_accepted, rows_new from ops.load_batches"
         ).fetchall()
     finally:
         con.close()
     assert stored == sum(o.rows_accepted for o in outcomes) > 0
-    assert {name for name, _, _ in batches} == set(expected)
+    assert sorted(batches) == sorted((o.source_file, o.rows_accepted, o.rows_new) for o in outcomes)
 
 
 def test_a_nightly_run_reads_only_the_new_file(inbox: Path, monkeypatch) -> None:

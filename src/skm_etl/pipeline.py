@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import shutil
-import tempfile
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -36,12 +34,12 @@ from skm_etl.sources import (
     locate_sapaapip,
 )
 from skm_etl.sources.plans import read_populations, read_rtl
+from skm_etl.sources.result import ISSUE_SCHEMA
 from skm_etl.validate import ValidationError, validate_responses, write_data_docs
 
 log = logging.getLogger("skm_etl")
 
 READABLE_SUFFIXES = (".xlsx", ".csv")
-ISSUE_SCHEMA = {"source_row": pl.Int64, "column": pl.Utf8, "value": pl.Utf8, "reason": pl.Utf8}
 
 # responses keyed, validated and loaded together (one transaction); a few hundred MB
 LOAD_GROUP_ROWS = 250_000
@@ -196,13 +194,6 @@ def discover(settings: Settings, fetched: list[SourceFile] | None = None) -> lis
     return files
 
 
-def process_file(
-    settings: Settings, prepared: Prepared, source: SourceFile, run_id: str
-) -> FileOutcome:
-    """Read, validate and load one file; never raises for what the file contains."""
-    return process_files(settings, prepared, [source], run_id)[0]
-
-
 def process_files(
     settings: Settings, prepared: Prepared, sources: list[SourceFile], run_id: str
 ) -> list[FileOutcome]:
@@ -266,16 +257,13 @@ def _read_ahead(
     pending: deque[tuple[list[SourceFile], Future, int]] = deque()
     ahead_bytes = 0
     batches = iter(_batches(sources, sizes))
-    start = 0  # of the next batch in `sources`
     exhausted = False
     while True:
         while not exhausted and (not pending or ahead_bytes < READ_AHEAD_BYTES):
-            batch = next(batches, None)
-            if batch is None:
+            batch, size = next(batches, ([], 0))
+            if not batch:
                 exhausted = True
                 break
-            size = sum(sizes[start : start + len(batch)])
-            start += len(batch)
             pending.append((batch, pool.submit(read, batch), size))
             ahead_bytes += size
         if not pending:
@@ -286,26 +274,33 @@ def _read_ahead(
             yield source, future, index
 
 
-def _batches(sources: list[SourceFile], sizes: list[int] | None = None) -> list[list[SourceFile]]:
-    """Cut the sources, in order, into read batches (see READ_BATCH_BYTES).
+def _batches(sources: list[SourceFile], sizes: list[int]) -> list[tuple[list[SourceFile], int]]:
+    """Cut the sources, in order, into read batches; each with the bytes it will read.
 
-    `sizes` are the bytes each file will cost (default its size): a nightly inbox holds
-    every export ever received, and the new ones must still be spread over the threads.
+    `sizes` are the bytes each file will cost to read (none for a file known loaded): a
+    nightly inbox holds every export ever received, and the new ones must still be spread
+    over the threads.
     """
-    sizes = sizes if sizes is not None else [_size(source) for source in sources]
-    target = min(READ_BATCH_BYTES, max(256 * 2**10, sum(sizes) // (4 * READ_THREADS)))
-    batches: list[list[SourceFile]] = []
+    target = batch_bytes_target(sum(sizes))
+    batches: list[tuple[list[SourceFile], int]] = []
     batch: list[SourceFile] = []
     batch_bytes = 0
     for source, size in zip(sources, sizes, strict=True):
         if batch and (batch_bytes + size > target or len(batch) >= READ_BATCH_FILES):
-            batches.append(batch)
+            batches.append((batch, batch_bytes))
             batch, batch_bytes = [], 0
         batch.append(source)
         batch_bytes += size
     if batch:
-        batches.append(batch)
+        batches.append((batch, batch_bytes))
     return batches
+
+
+def batch_bytes_target(total: int) -> int:
+    """The bytes a read batch holds at most (one bigger file makes a batch of its own):
+    READ_BATCH_BYTES, less when `total` bytes are to be read, so that every thread gets
+    a few batches."""
+    return min(READ_BATCH_BYTES, max(256 * 2**10, total // (4 * READ_THREADS)))
 
 
 def _size(source: SourceFile) -> int:
@@ -482,8 +477,7 @@ class _Staged:
 
     source: SourceFile
     outcome: FileOutcome
-    read: _Read  # with its sha, result and unit
-    checked: _Checked
+    read: _Read  # with its sha, result, unit and checked (a _Checked)
 
 
 def _stage(
@@ -548,14 +542,15 @@ def _stage(
     if isinstance(read.checked, ValidationError):
         return _reject(con, outcome, run_id, source, sha, f"{name}: {read.checked}")
     loaded.add(sha)
-    return _Staged(source, outcome, read, read.checked)
+    return _Staged(source, outcome, read)
 
 
 def _load_group(con, settings: Settings, group: list[_Staged], run_id: str) -> None:
     """Load a group of read, keyed and validated files in one transaction."""
     loads: list[tuple[_Staged, warehouse.LoadItem]] = []
     for item in group:
-        checked, read = item.checked, item.read
+        read = item.read
+        checked = read.checked
         item.outcome.validation_report = checked.report
         record = warehouse.BatchRecord(
             batch_id=warehouse.new_id(),
@@ -624,17 +619,17 @@ def write_validation_docs(settings: Settings, summary: RunSummary) -> None:
 
 def _archive(settings: Settings, source: SourceFile, sha: str) -> None:
     """Keep every input by content hash before parsing it, so any run can be replayed."""
+    from skm_etl.fetch.archive import archive_path, new_temporary_file
+
     if settings.archive_dir in source.path.parents:
         return
-    target = settings.archive_dir / source.kind / sha[:2] / f"{sha}{source.path.suffix.lower()}"
+    extension = source.path.suffix.lower().lstrip(".")
+    target = archive_path(settings.archive_dir, source.kind, sha, extension)
     if target.exists():
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
     # a temporary name of its own: two read threads may archive the same content at once
     # (one export saved under two names); either copy is the same bytes
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}-", suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    tmp = Path(name)
+    tmp = new_temporary_file(target.parent)
     try:
         shutil.copyfile(source.path, tmp)
         tmp.replace(target)

@@ -405,7 +405,6 @@ def load_batches(
                 )
                 for item in items
             ],
-            "loaded",
             now,
         )
         con.execute("commit")
@@ -500,10 +499,9 @@ _LOAD_BATCH_SCHEMA = {
 def _insert_batches(
     con: duckdb.DuckDBPyConnection,
     rows: list[tuple[BatchRecord, int, int, int]],
-    status: str,
     finished_at: dt.datetime,
 ) -> None:
-    """Add ops.load_batches rows: (record, rows accepted, rows rejected, new rows) each."""
+    """Add loaded files' ops.load_batches rows: (record, accepted, rejected, new rows) each."""
     frame = pl.DataFrame(
         [
             (
@@ -520,7 +518,7 @@ def _insert_batches(
                 accepted,
                 rejected,
                 new_rows,
-                status,
+                "loaded",
                 record.started_at,
                 finished_at,
             )

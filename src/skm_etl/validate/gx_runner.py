@@ -113,15 +113,13 @@ def validate_responses(
     reason_parameters = {"scale": scale, "survey_year": survey_year}
     prepared = mark_repeated_keys(frame)
 
-    session: _GxSession | None = None
     first_meta: dict[str, Any] | None = None
     if engine == "auto" and native.supports(suite):
         tallies, table_result = _native_tallies(prepared, suite, expectation_parameters)
     else:
-        with _GX_LOCK:  # the pipeline validates in its read threads; GX runs one at a time
-            session = _session(suite, data_docs_dir)
+        with _GX_LOCK:
             tallies, table_result, first_meta = _gx_tallies(
-                session, suite, prepared, expectation_parameters, chunk_rows
+                _session(suite, data_docs_dir), suite, prepared, expectation_parameters, chunk_rows
             )
 
     failures = _failures(prepared, tallies, reason_parameters)
@@ -191,7 +189,6 @@ def write_data_docs(data_docs_dir: Path, batch_name: str, reports: list[BatchRep
     if not reports:
         raise ValueError("write_data_docs needs at least one batch report")
     first = reports[0]
-    session = _session(first.suite, data_docs_dir)
     if len(reports) == 1:
         tallies, table_result = first.tallies, first.table_result
         failures, parameters = first.failures_shown, first.parameters
@@ -224,15 +221,17 @@ def write_data_docs(data_docs_dir: Path, batch_name: str, reports: list[BatchRep
             "rows": sum(int(r.parameters.get("rows", 0)) for r in reports),
             "survey_years": sorted({r.parameters.get("survey_year") for r in reports} - {None}),
         }
-    return session.write_data_docs(
-        batch_name=batch_name,
-        success=all(r.success for r in reports),
-        tallies=tallies,
-        table_result=table_result,
-        failures=failures,
-        meta=first.meta or _native_meta(),
-        parameters=parameters,
-    )
+    with _GX_LOCK:
+        session = _session(first.suite, data_docs_dir)
+        return session.write_data_docs(
+            batch_name=batch_name,
+            success=all(r.success for r in reports),
+            tallies=tallies,
+            table_result=table_result,
+            failures=failures,
+            meta=first.meta or _native_meta(),
+            parameters=parameters,
+        )
 
 
 def mark_repeated_keys(frame: pl.DataFrame) -> pl.DataFrame:
@@ -309,7 +308,9 @@ def _native_tallies(
 
 
 _SESSIONS: dict[tuple[str, int, str | None], _GxSession] = {}
-_GX_LOCK = threading.RLock()
+# GX runs one validation or Data Docs write at a time: the pipeline validates in its read
+# threads, and the sessions below are shared
+_GX_LOCK = threading.Lock()
 _SESSIONS_KEPT = 4
 
 
