@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from skm_etl.sources.normalize import Parsed, assemble, constant
-from skm_etl.sources.result import ISSUE_SCHEMA, RESPONSE_SCHEMA, ReadResult
+from skm_etl.sources.result import ISSUE_SCHEMA, ReadResult
 from skm_etl.sources.tabular import ROW
 
 
@@ -40,14 +40,7 @@ class Located:
 
     def read_alone(self) -> ReadResult:
         """The file's result, parsed on its own."""
-        responses, issues = assemble(
-            self.cells[ROW],
-            self.parse(self.cells),
-            unit_name=self.unit_name,
-            survey_year=self.survey_year,
-            extra_issues=self.extra_issues,
-        )
-        return self.complete(responses, issues)
+        return self.complete(*_assemble_stacked([self])[0])
 
 
 def finish_many(located: list[Located]) -> list[ReadResult | Exception]:
@@ -81,9 +74,6 @@ def finish_many(located: list[Located]) -> list[ReadResult | Exception]:
     return results  # type: ignore[return-value]
 
 
-_RESPONSE_COLUMNS = list(RESPONSE_SCHEMA)
-
-
 def _assemble_stacked(items: list[Located]) -> list[tuple[pl.DataFrame, pl.DataFrame]]:
     """Parse and assemble several files of one shape in one pass; split the frames back.
 
@@ -92,7 +82,7 @@ def _assemble_stacked(items: list[Located]) -> list[tuple[pl.DataFrame, pl.DataF
     """
     stacked = pl.concat([item.cells for item in items], how="vertical")
     position = pl.Series(ROW, range(stacked.height), dtype=pl.Int64)
-    responses, issues = assemble(position, items[0].parse(stacked), unit_name="", survey_year=0)
+    responses, issues = assemble(position, items[0].parse(stacked))
     offsets = [0]
     for item in items:
         offsets.append(offsets[-1] + item.cells.height)
@@ -106,15 +96,10 @@ def _assemble_stacked(items: list[Located]) -> list[tuple[pl.DataFrame, pl.DataF
     out: list[tuple[pl.DataFrame, pl.DataFrame]] = []
     for k, item in enumerate(items):
         start, height = offsets[k], item.cells.height
-        rows = local_rows.slice(start, height).rename("source_row")
-        own = {
-            "source_row": rows,
-            "unit_name": constant(item.unit_name, height, pl.Utf8()).rename("unit_name"),
-            "survey_year": constant(item.survey_year, height, pl.Int32()).rename("survey_year"),
-        }
-        part = responses.slice(start, height)
-        file_responses = pl.DataFrame(
-            [own[name] if name in own else part[name] for name in _RESPONSE_COLUMNS]
+        file_responses = responses.slice(start, height).with_columns(
+            local_rows.slice(start, height).alias("source_row"),
+            constant(item.unit_name, height, pl.Utf8()).alias("unit_name"),
+            constant(item.survey_year, height, pl.Int32()).alias("survey_year"),
         )
         found = issues.slice(bounds[k], bounds[k + 1] - bounds[k])
         if found.height:

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 import polars as pl
 
 from skm_etl.reference.model import (
+    EDUCATION,
+    SEX,
     Item,
     Reference,
     compact_key_expr,
-    text_key,
     text_key_expr,
 )
 from skm_etl.sources.constants import (
@@ -61,13 +62,8 @@ class Parsed:
 
 
 def header_key(title: str | None) -> str:
-    """Return the text key of a header cell ("" for a blank cell)."""
-    return _text_key(title) if title else ""
-
-
-# Keys of header texts and answer labels are computed for every file of a run, and each
-# is a small Polars query: the same few hundred strings are cached instead.
-_text_key = functools.lru_cache(maxsize=4096)(text_key)
+    """Return the text key of a header cell ("" for a blank cell), remembered (`text_keys`)."""
+    return text_keys([title])[0] if title else ""
 
 
 @functools.lru_cache(maxsize=256)
@@ -125,7 +121,7 @@ def map_distinct(
     )
     if distinct.is_empty():
         return {
-            name: pl.repeat(None, values.len(), dtype=dtype, eager=True).rename(values.name)
+            name: constant(None, values.len(), dtype).rename(values.name)
             for name, (_, dtype) in outputs.items()
         }
     codes = values.cast(pl.Enum(distinct)).to_physical()
@@ -216,29 +212,29 @@ def scores_from_numbers(
             code: score_from_number(cells[code], scale, blank_is_issue=blank_is_issue[code])
             for code in cells.columns
         }
-    codes = cells.columns
-    if cells.height <= DIRECT_ROWS:
+    codes, height = cells.columns, cells.height
+    if height <= DIRECT_ROWS:
         # a short file: stack the columns and read them as one (a query costs per column)
-        height = cells.height
         stacked = pl.concat([cells[code] for code in codes]).rename("raw").to_frame()
-        passes = stacked.select(*_stacked_passes(scale))
+        passes = stacked.select(*_score_passes(("raw",), scale))
 
-        def part(column: str, index: int, name: str) -> pl.Series:
-            return passes[column].slice(index * height, height).rename(name)
+        def column(output: str, code: str) -> pl.Series:
+            return passes[f"{output} raw"].slice(codes.index(code) * height, height)
 
-        values = {code: part("value", i, code) for i, code in enumerate(codes)}
-        reasons = {
-            code: part("blank" if blank_is_issue[code] else "none", i, f"reason {code}")
-            for i, code in enumerate(codes)
-        }
-        odd = {code: part("odd", i, f"odd {code}") for i, code in enumerate(codes)}
     else:
-        passes = cells.select(
-            *_score_passes(tuple(codes), scale, tuple(bool(blank_is_issue[c]) for c in codes))
-        )
-        values = {code: passes[code] for code in codes}
-        reasons = {code: passes[f"reason {code}"] for code in codes}
-        odd = {code: passes[f"odd {code}"] for code in codes}
+        passes = cells.select(*_score_passes(tuple(codes), scale))
+
+        def column(output: str, code: str) -> pl.Series:
+            return passes[f"{output} {code}"]
+
+    values = {code: column("value", code).rename(code) for code in codes}
+    reasons = {
+        code: (
+            column("blank", code) if blank_is_issue[code] else constant(None, height, pl.Utf8())
+        ).rename(f"reason {code}")
+        for code in codes
+    }
+    odd = {code: column("odd", code) for code in codes}
     # arg_true is a query of its own: ask the cheap Series.any first (nearly always False)
     odd = {code: flags.arg_true() for code, flags in odd.items() if flags.any()}
     if odd:
@@ -259,43 +255,25 @@ def scores_from_numbers(
     }
 
 
-@functools.lru_cache(maxsize=16)
-def _stacked_passes(scale: int) -> tuple[pl.Expr, ...]:
-    """The expressions of `_score_passes` for every score column stacked into `raw`."""
-    raw = pl.col("raw")
-    plain = (raw.str.len_bytes() == 1) & raw.is_between(pl.lit("1"), pl.lit(str(scale)))
-    return (
-        pl.when(plain).then(raw.cast(pl.Int16, strict=False)).alias("value"),
-        pl.when(raw.is_null()).then(pl.lit(REASON_BLANK_SCORE, dtype=pl.Utf8)).alias("blank"),
-        pl.when(raw.is_null()).then(pl.lit(None, dtype=pl.Utf8)).alias("none"),
-        (raw.is_not_null() & ~plain).alias("odd"),
-    )
-
-
 @functools.lru_cache(maxsize=64)
-def _score_passes(
-    codes: tuple[str, ...], scale: int, blank: tuple[bool, ...]
-) -> tuple[pl.Expr, ...]:
-    """Build the expressions of `scores_from_numbers` once per header (they are reused)."""
+def _score_passes(codes: tuple[str, ...], scale: int) -> tuple[pl.Expr, ...]:
+    """The one query of `scores_from_numbers` for these columns (reused for every file).
 
-    def plain(code: str) -> pl.Expr:
-        return (pl.col(code).str.len_bytes() == 1) & pl.col(code).is_between(
-            pl.lit("1"), pl.lit(str(scale))
-        )
-
-    return (
-        *(
-            pl.when(plain(code)).then(pl.col(code).cast(pl.Int16, strict=False)).alias(code)
-            for code in codes
-        ),
-        *(
-            pl.when(pl.col(code).is_null())
-            .then(pl.lit(REASON_BLANK_SCORE if is_issue else None, dtype=pl.Utf8))
-            .alias(f"reason {code}")
-            for code, is_issue in zip(codes, blank, strict=True)
-        ),
-        *((pl.col(code).is_not_null() & ~plain(code)).alias(f"odd {code}") for code in codes),
-    )
+    Per column: `value <code>` for a plain score cell, `blank <code>` the reason of a blank
+    cell that is an issue, and `odd <code>` for a non-blank cell that is not a plain score.
+    """
+    passes: list[pl.Expr] = []
+    for code in codes:
+        cell = pl.col(code)
+        plain = (cell.str.len_bytes() == 1) & cell.is_between(pl.lit("1"), pl.lit(str(scale)))
+        passes += [
+            pl.when(plain).then(cell.cast(pl.Int16, strict=False)).alias(f"value {code}"),
+            pl.when(cell.is_null())
+            .then(pl.lit(REASON_BLANK_SCORE, dtype=pl.Utf8))
+            .alias(f"blank {code}"),
+            (cell.is_not_null() & ~plain).alias(f"odd {code}"),
+        ]
+    return tuple(passes)
 
 
 def score_from_label(raw: pl.Series, item: Item, *, blank_is_issue: bool) -> Parsed:
@@ -330,9 +308,7 @@ def scores_from_labels(
         return {}
     distinct = sorted(set().union(*cells.select(pl.all().unique().implode()).row(0)) - {None})
     if distinct:
-        # each distinct text is keyed once for all columns (a key never is null)
-        frame = pl.Series("raw", distinct, dtype=pl.Utf8).to_frame()
-        keys = frame.select(text_key_expr(pl.col("raw")))["raw"].to_list()
+        keys = text_keys(distinct)  # each distinct text keyed once for all columns
         enum = pl.Enum(distinct)
         value_exprs = []
         for code in codes:
@@ -463,28 +439,15 @@ def submitted_at(raw: pl.Series, *, day_first: bool = True, excel_serial: bool =
         ),
     )
     slow = value.is_null() & raw.is_not_null()
-    if not slow.any() and raw.len() <= DIRECT_ROWS:
-        # every time took the fast path: round and give reasons in one query
-        parsed = (
-            pl.DataFrame({"raw": raw, "value": value})
-            .lazy()
-            .with_columns(pl.col("value").dt.round("1s"))
-            .select(
-                "value",
-                pl.when(pl.col("raw").is_not_null() & pl.col("value").is_null())
-                .then(pl.lit(REASON_TIME))
-                .alias("literal"),
-            )
-            .collect()
-        )
-        return Parsed(value=parsed["value"].rename(raw.name), raw=raw, reason=parsed["literal"])
-    if slow.any():
-        indices = slow.arg_true()
-        general = _evaluate(
-            {"raw": raw.gather(indices)},
-            _general_time(pl.col("raw"), day_first=day_first, excel_serial=excel_serial),
-        )
-        value = value.scatter(indices, general)
+    if not slow.any():  # every time took the fast path: none is left unread
+        value = value.dt.round("1s").rename(raw.name)
+        return Parsed(value=value, raw=raw, reason=constant(None, raw.len(), pl.Utf8()))
+    indices = slow.arg_true()
+    general = _evaluate(
+        {"raw": raw.gather(indices)},
+        _general_time(pl.col("raw"), day_first=day_first, excel_serial=excel_serial),
+    )
+    value = value.scatter(indices, general)
     value = value.dt.round("1s").rename(raw.name)
     return Parsed(value=value, raw=raw, reason=_reason_when_unread(raw, value, REASON_TIME))
 
@@ -629,7 +592,25 @@ def demographic(raw: pl.Series, reference: Reference, characteristic: str) -> Pa
     return Parsed(value=by_distinct(raw, category, pl.Utf8()))
 
 
-def unrecognised_warning(
+def unrecognised_warnings(
+    cells: pl.DataFrame, reference: Reference, titles: dict[str, str]
+) -> list[str]:
+    """Warn about the sex and education answers (the columns `cells` has) no variant knows.
+
+    `titles` names each column as its export's header does.
+    """
+    messages = [
+        _unrecognised_warning(cells[column], reference, characteristic, titles[column])
+        for column, characteristic in (
+            ("respondent_sex", SEX),
+            ("respondent_education", EDUCATION),
+        )
+        if column in cells.columns
+    ]
+    return [message for message in messages if message]
+
+
+def _unrecognised_warning(
     raw: pl.Series, reference: Reference, characteristic: str, title: str
 ) -> str | None:
     """Warn about answers no variant knows; they were left blank (no fallback exists)."""
@@ -709,29 +690,19 @@ def constant(value: object, height: int, dtype: pl.DataType) -> pl.Series:
     return pl.Series("", [value], dtype=dtype).new_from_index(0, height)
 
 
-def assemble(
-    rows: pl.Series,
-    fields: dict[str, Parsed],
-    *,
-    unit_name: str,
-    survey_year: int,
-    extra_issues: list[pl.DataFrame] | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def assemble(rows: pl.Series, fields: dict[str, Parsed]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Build the response frame (contract columns, in order) and its issues frame.
 
     `rows` holds the source_row of each response. Columns with no field are null: an
-    export without questions 12-14 still gives the full frame. Issues name the normalised
-    column, the raw text and the reason, sorted by row.
+    export without questions 12-14 still gives the full frame (unit_name and survey_year,
+    the file's, are the caller's to fill). Issues name the normalised column, the raw text
+    and the reason, sorted by row.
     """
     height = rows.len()
     columns: dict[str, pl.Series] = {}
     for name, dtype in RESPONSE_SCHEMA.items():
         if name == "source_row":
             series = rows
-        elif name == "unit_name":
-            series = constant(unit_name, height, pl.Utf8())
-        elif name == "survey_year":
-            series = constant(survey_year, height, pl.Int32())
         elif name in fields:
             series = fields[name].value
         else:
@@ -751,7 +722,6 @@ def assemble(
         and parsed.raw is not None
         and parsed.reason.null_count() < parsed.reason.len()
     ]
-    parts.extend(extra_issues or [])
     issues = pl.concat(
         [part.cast(ISSUE_SCHEMA) for part in parts] or [pl.DataFrame(schema=ISSUE_SCHEMA)]
     ).sort("source_row", maintain_order=True)

@@ -285,25 +285,20 @@ def sniff_csv(text: str) -> tuple[str, int]:
     return best, best_width
 
 
-def _tidy(frame: pl.DataFrame, *, strip: bool = True) -> pl.DataFrame:
-    """Name cells c0…, strip them, turn blanks into nulls and number the rows from 1.
-
-    `strip=False` when no cell can have whitespace at its edges (stripping is a no-op).
-    """
+def _tidy(frame: pl.DataFrame) -> pl.DataFrame:
+    """Name cells c0…, strip them, turn blanks into nulls and number the rows from 1."""
     height, width = frame.height, frame.width
     if 0 < width and height <= TIDY_STACKED_ROWS:
         # a short sheet: tidy every cell as one stacked column (a query costs per column)
         stacked = pl.concat([frame.to_series(i).cast(pl.Utf8) for i in range(width)])
-        cell = pl.col("raw").str.strip_chars() if strip else pl.col("raw")
-        tidy = stacked.rename("raw").to_frame().select(_blank_to_null(cell))["raw"]
+        tidy = stacked.rename("raw").to_frame().select(_tidy_cell("raw"))["raw"]
         return pl.DataFrame(
             [
                 pl.Series(ROW, range(1, height + 1), dtype=pl.Int64),
                 *(tidy.slice(i * height, height).rename(f"c{i}") for i in range(width)),
             ]
         )
-    frame = frame.rename({old: f"c{i}" for i, old in enumerate(frame.columns)})
-    return frame.select(*_tidy_exprs(frame.width, strip))
+    return _named(frame).select(*_tidy_exprs(width))
 
 
 def _tidy_columns(frame: pl.DataFrame) -> pl.DataFrame:
@@ -315,16 +310,14 @@ def _tidy_columns(frame: pl.DataFrame) -> pl.DataFrame:
     """
     if frame.width == 0 or frame.height == 0:
         return _tidy(frame)
-    frame = frame.rename({old: f"c{i}" for i, old in enumerate(frame.columns)})
+    frame = _named(frame)
     untidy = frame.select(
         pl.col(name).cast(pl.Utf8).str.contains(_UNTIDY_CELL).any() for name in frame.columns
     ).row(0)
     return frame.select(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW),
+        _ROW_NUMBERS,
         *(
-            _blank_to_null(pl.col(name).cast(pl.Utf8).str.strip_chars()).alias(name)
-            if needs
-            else pl.col(name).cast(pl.Utf8)
+            _tidy_cell(name) if needs else pl.col(name).cast(pl.Utf8)
             for name, needs in zip(frame.columns, untidy, strict=True)
         ),
     )
@@ -332,20 +325,22 @@ def _tidy_columns(frame: pl.DataFrame) -> pl.DataFrame:
 
 # a cell `_tidy` changes: empty, or Unicode whitespace (the set strip_chars strips) at an edge
 _UNTIDY_CELL = r"\A\z|\A\s|\s\z"
+_ROW_NUMBERS = pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW)
+
+
+def _named(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.rename({old: f"c{i}" for i, old in enumerate(frame.columns)})
 
 
 @functools.lru_cache(maxsize=256)
-def _tidy_exprs(width: int, strip: bool) -> tuple[pl.Expr, ...]:
+def _tidy_exprs(width: int) -> tuple[pl.Expr, ...]:
     """Build the one query of `_tidy` for a width (cached: files share a few widths)."""
+    return (_ROW_NUMBERS, *(_tidy_cell(f"c{i}") for i in range(width)))
 
-    def cell(name: str) -> pl.Expr:
-        expr = pl.col(name).cast(pl.Utf8)
-        return expr.str.strip_chars().cast(pl.Utf8) if strip else expr
 
-    return (
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW),
-        *(_blank_to_null(cell(f"c{i}")).alias(f"c{i}") for i in range(width)),
-    )
+def _tidy_cell(name: str) -> pl.Expr:
+    """A column's cells stripped, blanks as nulls."""
+    return _blank_to_null(pl.col(name).cast(pl.Utf8).str.strip_chars()).alias(name)
 
 
 def _blank_to_null(expr: pl.Expr) -> pl.Expr:

@@ -133,13 +133,7 @@ def locate_google_forms(path: Path, ref: Reference, *, unit_name: str, survey_ye
         warnings = list(mapping.warnings)
         if order_warning:
             warnings.append(order_warning)
-        for characteristic, role in ((SEX, "respondent_sex"), (EDUCATION, "respondent_education")):
-            if role in roles:
-                message = nz.unrecognised_warning(
-                    cells[role], ref, characteristic, COLUMN_TITLES[role]
-                )
-                if message:
-                    warnings.append(message)
+        warnings += nz.unrecognised_warnings(cells, ref, COLUMN_TITLES)
         return ReadResult(
             responses=responses,
             personal=personal,

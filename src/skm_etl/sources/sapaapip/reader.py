@@ -111,14 +111,7 @@ def locate_sapaapip(path: Path, ref: Reference) -> Located:
         return _fields(rows, by_name, ref, excel_serial=excel_serial)
 
     def complete(responses: pl.DataFrame, issues: pl.DataFrame) -> ReadResult:
-        warnings = list(layout.warnings)
-        for characteristic, column, title in (
-            (SEX, "respondent_sex", "Jenis Kelamin"),
-            (EDUCATION, "respondent_education", "Pendidikan"),
-        ):
-            message = nz.unrecognised_warning(cells[column], ref, characteristic, title)
-            if message:
-                warnings.append(message)
+        warnings = [*layout.warnings, *nz.unrecognised_warnings(cells, ref, COLUMN_TITLES)]
         if skipped:
             rows = ", ".join(str(r) for r in skipped[:SKIPPED_ROW_EXAMPLES])
             more = " …" if len(skipped) > SKIPPED_ROW_EXAMPLES else ""
@@ -156,8 +149,7 @@ def _locate_header(sheets: list[Sheet], name: str) -> tuple[Sheet, int]:
         # key each distinct text of the scanned rows once (one pattern for every column)
         rows = sheet.frame.head(HEADER_SCAN_ROWS).select(sheet.cell_columns).rows()
         distinct = sorted({text for row in rows for text in row if text is not None})
-        frame = pl.Series("raw", distinct, dtype=pl.Utf8).to_frame()
-        keyed = dict(zip(distinct, frame.select(text_key_expr(pl.col("raw")))["raw"], strict=True))
+        keyed = dict(zip(distinct, nz.text_keys(distinct), strict=True))
         for index, texts in enumerate(rows):
             row = [None if text is None else keyed[text] for text in texts]
             hits = sum(1 for key in row if key and (key in known or unsur.match(key)))
@@ -381,11 +373,10 @@ def _split_rows(sheet: Sheet, layout: Layout) -> tuple[pl.DataFrame, list[int]]:
     cells = sheet.cell_columns
     score_cells = list(layout.items.values())
     answer_cells = score_cells + [layout.columns[c] for c in DEMOGRAPHIC_COLUMNS]
-    layanan_cell = layout.columns["layanan"]
     prefixes = "|".join(re.escape(p) for p in NON_DATA_PREFIXES)
     if sheet.frame.height <= nz.DIRECT_ROWS:
         # a short sheet: key every cell in one query (the same keys as by distinct value)
-        body = _row_keys_direct(sheet.frame, layout, score_cells, layanan_cell)
+        body = _row_keys_direct(sheet.frame, layout)
     else:
         body = _row_keys(sheet.frame.filter(pl.col(ROW) > layout.header_row + 1), layout)
 
@@ -425,58 +416,42 @@ def _row_keys(body: pl.DataFrame, layout: Layout) -> pl.DataFrame:
         nz.by_distinct(
             pl.select(starts_with_word.alias("first")).to_series(), text_key_expr, pl.Utf8()
         ).alias("__first_cell"),
-        *_rows_without_layanan(body, layout, layanan_cell),
+        *_rows_without_layanan(body, layout),
     )
     return pl.concat([body, keys], how="horizontal")
 
 
-def _row_keys_direct(
-    frame: pl.DataFrame, layout: Layout, score_cells: list[str], layanan_cell: str
-) -> pl.DataFrame:
-    """The body rows with the columns of `_row_keys`, keyed cell by cell (a short sheet).
-
-    The two flags read every score cell, so they are computed only when some row has no
-    layanan (nearly never); otherwise they are False, as `_rows_without_layanan` gives.
-    """
+def _row_keys_direct(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
+    """The body rows with the columns of `_row_keys`, keyed cell by cell (a short sheet)."""
     cells = [c for c in frame.columns if c != ROW]
+    layanan_cell, first_score = layout.columns["layanan"], next(iter(layout.items.values()))
     first_cell = pl.coalesce(cells)
     starts_with_word = pl.when(~first_cell.str.contains(r"^[0-9]").fill_null(False)).then(
         first_cell
     )
-    no_layanan = pl.col(layanan_cell).is_null()
     body = (
         frame.lazy()
         .filter(pl.col(ROW) > layout.header_row + 1)
         .with_columns(
             text_key_expr(pl.col(layanan_cell)).cast(pl.Utf8).alias("__layanan"),
-            text_key_expr(pl.col(score_cells[0])).cast(pl.Utf8).alias("__first_score"),
+            text_key_expr(pl.col(first_score)).cast(pl.Utf8).alias("__first_score"),
             text_key_expr(starts_with_word).cast(pl.Utf8).alias("__first_cell"),
         )
         .collect()
     )
-    if not body[layanan_cell].is_null().any():
-        return body.with_columns(
-            pl.lit(False).alias("__number_row"), pl.lit(False).alias("__footer")
-        )
-    number_row, footer = _no_layanan_flags(layout)
-    return body.with_columns(
-        (no_layanan & number_row).alias("__number_row"),
-        (no_layanan & footer).alias("__footer"),
-    )
+    return body.with_columns(*_rows_without_layanan(body, layout))
 
 
-def _rows_without_layanan(
-    body: pl.DataFrame, layout: Layout, layanan_cell: str
-) -> tuple[pl.Series, pl.Series]:
+def _rows_without_layanan(body: pl.DataFrame, layout: Layout) -> tuple[pl.Series, pl.Series]:
     """Flag repeated question-number rows and footers, which have no layanan.
 
     Both checks read every score cell with a pattern, so they run only on the few rows
     without a layanan; every other row gets False.
     """
-    missing = body[layanan_cell].is_null()
+    missing = body[layout.columns["layanan"]].is_null()
     positions = missing.arg_true()
     flags = [
-        pl.repeat(False, body.height, eager=True).alias(n) for n in ("__number_row", "__footer")
+        nz.constant(False, body.height, pl.Boolean()).alias(n) for n in ("__number_row", "__footer")
     ]
     if not positions.len():
         return flags[0], flags[1]
