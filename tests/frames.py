@@ -1,12 +1,13 @@
-"""Build valid normalised response frames (docs/ARCHITECTURE.md) for tests."""
+"""Build valid normalised response frames (docs/ARCHITECTURE.md) for tests; compare reads."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import polars as pl
+from polars.testing import assert_frame_equal
 
-from skm_etl.sources.result import RESPONSE_SCHEMA
+from skm_etl.sources.result import RESPONSE_SCHEMA, ReadResult
 
 SCHEMA = RESPONSE_SCHEMA
 
@@ -34,3 +35,19 @@ def responses(n: int, *, timed: bool = True, year: int = 2025, **overrides: list
     }
     data.update(overrides)
     return pl.DataFrame(data, schema=SCHEMA)
+
+
+def assert_same_read(
+    expected: ReadResult | Exception, actual: ReadResult | Exception, name: str = ""
+) -> None:
+    """Two reads of one file agree: every frame, unit, year, rows read and warnings, or the
+    same error with the same message."""
+    if isinstance(expected, Exception):
+        assert isinstance(actual, type(expected)), f"{name}: {actual!r}"
+        assert str(actual) == str(expected), name
+        return
+    assert isinstance(actual, ReadResult), f"{name}: {actual!r}"
+    for frame in ("responses", "personal", "issues"):
+        assert_frame_equal(getattr(actual, frame), getattr(expected, frame))
+    for attribute in ("unit_name", "survey_year", "rows_read", "warnings"):
+        assert getattr(actual, attribute) == getattr(expected, attribute), f"{name} {attribute}"

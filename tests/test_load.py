@@ -290,8 +290,7 @@ def test_the_loaded_file_hashes_are_those_of_loaded_batches(store) -> None:
 
 
 def test_repeated_keys_are_told_from_distinct_ones_by_their_hashes() -> None:
-    keyed = warehouse.add_response_keys(responses(50), source_kind="sapaapip", unit_code="U1")
-    keys = keyed["response_key"]
+    keys = keyed(responses(50))["response_key"]
     assert keys.n_unique() == 50
     assert not warehouse._may_repeat(keys)
     assert warehouse._may_repeat(pl.concat([keys, keys.slice(7, 1)]))

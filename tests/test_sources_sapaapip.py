@@ -16,6 +16,7 @@ from fixtures.sources.golden import WHOLE_UNIT, expected_section, index_of, ipak
 from skm_etl.reference import load_reference
 from skm_etl.sources import ReadResult, SourceFileError, read_sapaapip, tabular
 from skm_etl.sources.result import ISSUE_SCHEMA, PERSONAL_SCHEMA, RESPONSE_SCHEMA
+from tests.frames import assert_same_read
 
 FIXTURES = Path(__file__).parent / "fixtures"
 XLSX = FIXTURES / "sapaapip_tabulasi_example.xlsx"
@@ -651,17 +652,6 @@ def test_score_columns_read_together_match_reading_each_column() -> None:
 # --- short files take a faster path to the same result -------------------------------------
 
 
-def _same_result(short: ReadResult, long: ReadResult) -> None:
-    for frame in ("responses", "personal", "issues"):
-        assert_frame_equal(getattr(short, frame), getattr(long, frame))
-    assert (short.unit_name, short.survey_year, short.rows_read, short.warnings) == (
-        long.unit_name,
-        long.survey_year,
-        long.rows_read,
-        long.warnings,
-    )
-
-
 @pytest.mark.parametrize("twin", ["xlsx", "csv"])
 def test_a_short_file_reads_as_it_would_by_distinct_value(
     tmp_path: Path, ref, monkeypatch: pytest.MonkeyPatch, twin: str
@@ -689,4 +679,4 @@ def test_a_short_file_reads_as_it_would_by_distinct_value(
     assert not short.issues.is_empty() or twin == "xlsx"
     monkeypatch.setattr(normalize, "DIRECT_ROWS", 0)
     monkeypatch.setattr(tabular, "TIDY_STACKED_ROWS", 0)
-    _same_result(short, read_sapaapip(path, ref))
+    assert_same_read(short, read_sapaapip(path, ref))
