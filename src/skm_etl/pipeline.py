@@ -19,6 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from skm_etl import failpoints
+from skm_etl.fetch.archive import archive_path, new_temporary_file
 from skm_etl.load import warehouse
 from skm_etl.load.reference_tables import write_reference_tables
 from skm_etl.load.units import Unit, UnitError, UnitResolver, read_registry
@@ -619,8 +620,6 @@ def write_validation_docs(settings: Settings, summary: RunSummary) -> None:
 
 def _archive(settings: Settings, source: SourceFile, sha: str) -> None:
     """Keep every input by content hash before parsing it, so any run can be replayed."""
-    from skm_etl.fetch.archive import archive_path, new_temporary_file
-
     if settings.archive_dir in source.path.parents:
         return
     extension = source.path.suffix.lower().lstrip(".")
