@@ -17,7 +17,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from skm_etl.load import warehouse
 from skm_etl.transform import run_dbt
+from tests.frames import ROW_GROUPS, append_partly_filled_row_groups
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_SQL = REPO / "src" / "skm_etl" / "load" / "schema.sql"
@@ -318,6 +320,30 @@ def test_an_unknown_counting_rule_fails_with_a_readable_message(
     )
     assert not result.success
     assert "var 'counting' must be 'all' or 'target_sample', got 'bogus'" in result.summary()
+
+
+def test_a_build_closes_the_store_without_rewriting_what_was_appended(
+    built: tuple[Path, object], tmp_path: Path
+) -> None:
+    """dbt's connection does not vacuum either (profiles.yml): closing after a build keeps
+    the partly filled row groups that loads leave, instead of rewriting everything after
+    the first of them."""
+    path, _ = built
+    copy = tmp_path / "store.duckdb"
+    copy.write_bytes(path.read_bytes())
+    con = warehouse.open_store(copy)
+    try:
+        written = append_partly_filled_row_groups(con, "raw.appended")
+    finally:
+        con.close()
+    result = run_dbt(copy, select="stg_raw__responses", target_path=tmp_path)
+    assert result.success, result.summary()
+    assert result.nodes_run >= 1
+    con = duckdb.connect(str(copy), read_only=True)
+    try:
+        assert con.execute(ROW_GROUPS.format(table="raw.appended")).fetchall() == written
+    finally:
+        con.close()
 
 
 # --- SPEC §3: the index ----------------------------------------------------------------

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from skm_etl.load import warehouse
-from tests.frames import responses
+from tests.frames import ROW_GROUPS, append_partly_filled_row_groups, responses
 
 UNIT = "loka-pom-di-kota-contoh"
 
@@ -294,3 +294,28 @@ def test_repeated_keys_are_told_from_distinct_ones_by_their_hashes() -> None:
     assert keys.n_unique() == 50
     assert not warehouse._may_repeat(keys)
     assert warehouse._may_repeat(pl.concat([keys, keys.slice(7, 1)]))
+
+
+@pytest.mark.parametrize("vacuum", [False, True])
+def test_the_store_closes_without_rewriting_what_was_appended(tmp_path: Path, vacuum: bool) -> None:
+    """Two appends of 130,000 rows leave a partly filled row group after each. Closing
+    the store must keep the row groups as written (after a national load, the vacuum
+    would rewrite nearly all of it); a connection opened to delete still vacuums."""
+    path = tmp_path / "store.duckdb"
+    con = warehouse.open_store(path, vacuum=vacuum)
+    written = append_partly_filled_row_groups(con, "scratch")
+    assert [count for _, count, _ in written] == [122_880, 7_120, 122_880, 7_120]
+    con.close()
+    con = warehouse.open_store(path)
+    try:
+        after_close = con.execute(ROW_GROUPS.format(table="scratch")).fetchall()
+        assert con.execute("select count(*), sum(n) from scratch").fetchone() == (
+            260_000,
+            sum(range(260_000)),
+        )
+    finally:
+        con.close()
+    if vacuum:
+        assert [count for _, count, _ in after_close] == [122_880, 122_880, 14_240]
+    else:
+        assert after_close == written

@@ -940,7 +940,7 @@ def replay_sources(settings: Settings, *, year: int | None, unit: str | None) ->
     the same response keys, so the marts come out as they were (or as the current
     questionnaire, catalogue and method now make them).
     """
-    con = warehouse.open_store(settings.store)
+    con = warehouse.open_store(settings.store, vacuum=True)
     try:
         batches = con.execute(
             """
