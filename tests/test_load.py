@@ -319,3 +319,39 @@ def test_the_store_closes_without_rewriting_what_was_appended(tmp_path: Path, va
         assert [count for _, count, _ in after_close] == [122_880, 122_880, 14_240]
     else:
         assert after_close == written
+
+
+def test_stored_scopes_look_up_keys_only_where_the_store_holds_the_unit_and_year(store) -> None:
+    load(store, responses(8, year=2024).head(6), sha="sha-2024")
+    scopes = warehouse.StoredScopes(store)
+    assert scopes.pairs == {(UNIT, 2024)}
+    mixed = pl.concat([keyed(responses(8, year=2024)), keyed(responses(3, year=2025))])
+    assert scopes.held(mixed)["survey_year"].to_list() == [2024] * 8
+    assert scopes.held(keyed(responses(3, year=2025))).is_empty()
+    # a re-export of 2024 with two more rows, and a first export of 2025
+    added = warehouse.load_batches(
+        store,
+        [_item(responses(8, year=2024), "sha-2024b"), _item(responses(3, year=2025), "sha-2025")],
+        scopes=scopes,
+    )
+    assert added == [2, 3]
+    assert scopes.pairs == {(UNIT, 2024), (UNIT, 2025)}
+    # 2025 again under another name: the pair is known now, so its keys are looked up
+    assert warehouse.load_batches(
+        store, [_item(responses(3, year=2025), "sha-2025b")], scopes=scopes
+    ) == [0]
+    assert store.execute(
+        "select survey_year, count(*), count(distinct response_key) from raw.responses group by all order by all"
+    ).fetchall() == [(2024, 8, 8), (2025, 3, 3)]
+
+
+def test_a_failed_load_leaves_the_stored_scopes_as_they_were(store) -> None:
+    scopes = warehouse.StoredScopes(store)
+
+    def fail() -> None:
+        raise RuntimeError("mid-load")
+
+    with pytest.raises(RuntimeError, match="mid-load"):
+        warehouse.load_batches(store, [_item(responses(3), "sha-a")], midway=fail, scopes=scopes)
+    assert scopes.pairs == set()
+    assert store.execute("select count(*) from raw.responses").fetchone()[0] == 0

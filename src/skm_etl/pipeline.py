@@ -216,6 +216,7 @@ def process_files(
     try:
         loaded = warehouse.loaded_file_hashes(con)
         known = frozenset(loaded)  # the threads skip these without reading them
+        scopes = warehouse.StoredScopes(con)
 
         def read(batch: list[SourceFile]) -> list[_Read]:
             return _read_files(settings, prepared, batch, hashes, known)
@@ -231,10 +232,10 @@ def process_files(
             group.append(staged)
             group_rows += staged.read.result.responses.height
             if group_rows >= LOAD_GROUP_ROWS:
-                _load_group(con, settings, group, run_id)
+                _load_group(con, settings, group, run_id, scopes)
                 group, group_rows = [], 0
         if group:
-            _load_group(con, settings, group, run_id)
+            _load_group(con, settings, group, run_id, scopes)
     finally:
         try:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -546,7 +547,9 @@ def _stage(
     return _Staged(source, outcome, read)
 
 
-def _load_group(con, settings: Settings, group: list[_Staged], run_id: str) -> None:
+def _load_group(
+    con, settings: Settings, group: list[_Staged], run_id: str, scopes: warehouse.StoredScopes
+) -> None:
     """Load a group of read, keyed and validated files in one transaction."""
     loads: list[tuple[_Staged, warehouse.LoadItem]] = []
     for item in group:
@@ -580,6 +583,7 @@ def _load_group(con, settings: Settings, group: list[_Staged], run_id: str) -> N
         con,
         [load for _, load in loads],
         midway=lambda: failpoints.hit(settings.failpoint, "mid-load"),
+        scopes=scopes,
     )
     for (item, _), rows_new in zip(loads, added, strict=True):
         item.outcome.rows_new = rows_new
