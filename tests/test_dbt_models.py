@@ -346,6 +346,31 @@ def test_a_build_closes_the_store_without_rewriting_what_was_appended(
         con.close()
 
 
+def test_a_repeated_response_key_fails_the_source_test(
+    built: tuple[Path, object], tmp_path: Path
+) -> None:
+    """The source's uniqueness test (unique_hashed) names a repeated key, as unique would."""
+    path, _ = built
+    copy = tmp_path / "store.duckdb"
+    copy.write_bytes(path.read_bytes())
+    con = duckdb.connect(str(copy))
+    try:
+        (repeated,) = con.execute(
+            "select response_key from raw.responses order by response_key limit 1"
+        ).fetchone()
+        con.execute(
+            "insert into raw.responses select * from raw.responses where response_key = ?",
+            [repeated],
+        )
+    finally:
+        con.close()
+    result = run_dbt(copy, command="test", select="source:raw.responses", target_path=tmp_path)
+    assert not result.success
+    (failure,) = result.failures
+    assert failure.name == "source_unique_hashed_raw_responses_response_key"
+    assert failure.message == "Got 1 result, configured to fail if != 0"
+
+
 # --- SPEC §3: the index ----------------------------------------------------------------
 
 

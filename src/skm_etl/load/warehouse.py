@@ -388,9 +388,15 @@ def load_batches(
         new_rows = lineage.join(stored, on=identity, how="anti") if stored.height else lineage
         con.register("incoming", new_rows.to_arrow())
         con.register("incoming_rejected", rejected_rows.to_arrow())
-        con.execute(
-            f"insert into raw.responses ({cols}) select {cols} from incoming"  # noqa: S608 - constant column list
-        )
+        # Readers order by their own columns, so the insert need not keep the rows' order:
+        # two threads then append without waiting on each other (a tenth of its CPU).
+        con.execute("set preserve_insertion_order = false")
+        try:
+            con.execute(
+                f"insert into raw.responses ({cols}) select {cols} from incoming"  # noqa: S608 - constant column list
+            )
+        finally:
+            con.execute("reset preserve_insertion_order")
         inserted = new_rows.select("batch_id", "response_key")
         new_per_batch = dict(inserted.group_by("batch_id").len().iter_rows())
         if midway is not None:
