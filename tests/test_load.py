@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
 import time
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -355,3 +357,14 @@ def test_a_failed_load_leaves_the_stored_scopes_as_they_were(store) -> None:
         warehouse.load_batches(store, [_item(responses(3), "sha-a")], midway=fail, scopes=scopes)
     assert scopes.pairs == set()
     assert store.execute("select count(*) from raw.responses").fetchone()[0] == 0
+
+
+def test_a_failed_insert_raises_its_own_error_and_leaves_no_setting_behind(store) -> None:
+    """The insert runs without insertion order; when it fails, the caller sees why (not an
+    aborted transaction) and the setting is back to DuckDB's default."""
+    item = _item(responses(3), "sha-a")
+    item.record = dataclasses.replace(item.record, unit_code=None)  # raw.responses: not null
+    with pytest.raises(duckdb.ConstraintException, match="unit_code"):
+        warehouse.load_batches(store, [item])
+    assert store.execute("select current_setting('preserve_insertion_order')").fetchone() == (True,)
+    assert load(store, responses(3)) == 3  # the connection goes on

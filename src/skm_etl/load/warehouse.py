@@ -7,6 +7,7 @@ registered Arrow table, never as text spliced into SQL.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import threading
@@ -59,7 +60,6 @@ KEY_CONTENT_COLUMNS = (
 
 CHECKPOINT_THRESHOLD = "256MB"
 STORE_MEMORY_LIMIT = "1GB"
-STORE_VACUUM_TASKS = 100  # DuckDB's default, for the connections that vacuum
 
 
 def open_store(path: Path, *, vacuum: bool = False) -> duckdb.DuckDBPyConnection:
@@ -75,7 +75,13 @@ def open_store(path: Path, *, vacuum: bool = False) -> duckdb.DuckDBPyConnection
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
-    con.execute(f"set max_vacuum_tasks = {STORE_VACUUM_TASKS if vacuum else 0}")
+    # a global setting of the database instance, which a second connection to the same
+    # file in this process would share: set both ways
+    con.execute("reset max_vacuum_tasks" if vacuum else "set max_vacuum_tasks = 0")
+    # Small loads (a nightly increment, a single file) commit through the WAL; DuckDB
+    # checkpoints once it passes the threshold (16 MB by default), and each checkpoint
+    # rewrites the table's last, partly filled row group: fewer, larger ones are cheaper.
+    # The WAL is replayed if a run dies.
     con.execute(f"set checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
     # DuckDB keeps every block it wrote or read cached up to 80% of RAM by default; a
     # national load would grow the process by the size of the store. Past this it
@@ -363,40 +369,24 @@ def load_batches(
     cols = ", ".join(RESPONSE_COLUMNS)
     con.execute("begin transaction")
     try:
-        # The stored responses among the incoming ones: DuckDB hashes the incoming keys
-        # and scans the store's (pruned by the incoming units' range). Inserting only the
-        # new rows afterwards, without RETURNING, lets DuckDB write full row groups
+        # Nothing here needs the rows in the order they come (every reader of the store
+        # orders by its own columns): without it, the insert's two threads append without
+        # waiting on each other, a tenth less CPU. A setting outlives the transaction, so
+        # it is reset after the commit or the rollback.
+        con.execute("set preserve_insertion_order = false")
+        # Only new rows are inserted, without RETURNING, so DuckDB writes its row groups
         # straight to the file; an INSERT … WHERE NOT EXISTS … RETURNING cannot.
+        new_rows = lineage
         maybe_stored = lineage if scopes is None else scopes.held(lineage)
-        con.register("incoming_keys", maybe_stored.select(identity).to_arrow())
-        stored = (
-            pl.from_arrow(
-                con.sql(
-                    """
-                    select r.unit_code, r.survey_year, r.response_key
-                    from raw.responses as r
-                    semi join incoming_keys as i
-                        on r.unit_code = i.unit_code
-                        and r.survey_year = i.survey_year
-                        and r.response_key = i.response_key
-                    """
-                ).to_arrow_table()
-            )
-            if maybe_stored.height
-            else maybe_stored.select(identity)
-        )
-        new_rows = lineage.join(stored, on=identity, how="anti") if stored.height else lineage
+        if maybe_stored.height:
+            stored = _stored_keys(con, maybe_stored.select(identity))
+            if stored.height:
+                new_rows = lineage.join(stored, on=identity, how="anti")
         con.register("incoming", new_rows.to_arrow())
         con.register("incoming_rejected", rejected_rows.to_arrow())
-        # Readers order by their own columns, so the insert need not keep the rows' order:
-        # two threads then append without waiting on each other (a tenth of its CPU).
-        con.execute("set preserve_insertion_order = false")
-        try:
-            con.execute(
-                f"insert into raw.responses ({cols}) select {cols} from incoming"  # noqa: S608 - constant column list
-            )
-        finally:
-            con.execute("reset preserve_insertion_order")
+        con.execute(
+            f"insert into raw.responses ({cols}) select {cols} from incoming"  # noqa: S608 - constant column list
+        )
         inserted = new_rows.select("batch_id", "response_key")
         new_per_batch = dict(inserted.group_by("batch_id").len().iter_rows())
         if midway is not None:
@@ -434,11 +424,36 @@ def load_batches(
         con.execute("rollback")
         raise
     finally:
-        for name in ("incoming_keys", "incoming", "incoming_rejected"):
+        con.execute("reset preserve_insertion_order")
+        for name in ("incoming", "incoming_rejected"):
             con.unregister(name)
     if scopes is not None:
         scopes.add(lineage)
     return [int(new_per_batch.get(item.record.batch_id, 0)) for item in items]
+
+
+def _stored_keys(con: duckdb.DuckDBPyConnection, incoming: pl.DataFrame) -> pl.DataFrame:
+    """The (unit_code, survey_year, response_key) of `incoming` that the store holds.
+
+    DuckDB hashes the incoming keys and scans the store's, pruned by the incoming units'
+    range.
+    """
+    con.register("incoming_keys", incoming.to_arrow())
+    try:
+        return pl.from_arrow(
+            con.sql(
+                """
+                select r.unit_code, r.survey_year, r.response_key
+                from raw.responses as r
+                semi join incoming_keys as i
+                    on r.unit_code = i.unit_code
+                    and r.survey_year = i.survey_year
+                    and r.response_key = i.response_key
+                """
+            ).to_arrow_table()
+        )
+    finally:
+        con.unregister("incoming_keys")
 
 
 class StoredScopes:
@@ -455,8 +470,15 @@ class StoredScopes:
     _COLUMNS = ("unit_code", "survey_year")
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.pairs: set[tuple[str, int]] = set(
-            con.execute("select distinct unit_code, survey_year from raw.responses").fetchall()
+        self._con = con
+
+    @functools.cached_property
+    def pairs(self) -> set[tuple[str, int]]:
+        """Read on first use: a run with nothing to load does not scan the store for it."""
+        return set(
+            self._con.execute(
+                "select distinct unit_code, survey_year from raw.responses"
+            ).fetchall()
         )
 
     def held(self, frame: pl.DataFrame) -> pl.DataFrame:
