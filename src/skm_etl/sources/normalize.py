@@ -21,6 +21,7 @@ import polars as pl
 
 from skm_etl.reference.model import (
     EDUCATION,
+    OCCUPATION,
     SEX,
     Item,
     Reference,
@@ -115,15 +116,15 @@ def map_distinct(
     if values.len() <= DIRECT_ROWS:
         return _map_direct(values, outputs)
     distinct = values.drop_nulls().unique()
-    table = pl.DataFrame({"raw": distinct}, schema={"raw": pl.Utf8}).select(
-        expression(pl.col("raw")).cast(dtype).alias(name)
-        for name, (expression, dtype) in outputs.items()
-    )
     if distinct.is_empty():
         return {
             name: constant(None, values.len(), dtype).rename(values.name)
             for name, (_, dtype) in outputs.items()
         }
+    table = pl.DataFrame({"raw": distinct}, schema={"raw": pl.Utf8}).select(
+        expression(pl.col("raw")).cast(dtype).alias(name)
+        for name, (expression, dtype) in outputs.items()
+    )
     codes = values.cast(pl.Enum(distinct)).to_physical()
     return {name: table[name].gather(codes).rename(values.name) for name in outputs}
 
@@ -218,8 +219,10 @@ def scores_from_numbers(
         stacked = pl.concat([cells[code] for code in codes]).rename("raw").to_frame()
         passes = stacked.select(*_score_passes(("raw",), scale))
 
+        position = {code: i for i, code in enumerate(codes)}
+
         def column(output: str, code: str) -> pl.Series:
-            return passes[f"{output} raw"].slice(codes.index(code) * height, height)
+            return passes[f"{output} raw"].slice(position[code] * height, height)
 
     else:
         passes = cells.select(*_score_passes(tuple(codes), scale))
@@ -439,17 +442,22 @@ def submitted_at(raw: pl.Series, *, day_first: bool = True, excel_serial: bool =
         ),
     )
     slow = value.is_null() & raw.is_not_null()
-    if not slow.any():  # every time took the fast path: none is left unread
-        value = value.dt.round("1s").rename(raw.name)
-        return Parsed(value=value, raw=raw, reason=constant(None, raw.len(), pl.Utf8()))
-    indices = slow.arg_true()
-    general = _evaluate(
-        {"raw": raw.gather(indices)},
-        _general_time(pl.col("raw"), day_first=day_first, excel_serial=excel_serial),
-    )
-    value = value.scatter(indices, general)
+    # when every time took the fast path, none is left unread: no reason to look for
+    some_slow = slow.any()
+    if some_slow:
+        indices = slow.arg_true()
+        general = _evaluate(
+            {"raw": raw.gather(indices)},
+            _general_time(pl.col("raw"), day_first=day_first, excel_serial=excel_serial),
+        )
+        value = value.scatter(indices, general)
     value = value.dt.round("1s").rename(raw.name)
-    return Parsed(value=value, raw=raw, reason=_reason_when_unread(raw, value, REASON_TIME))
+    reason = (
+        _reason_when_unread(raw, value, REASON_TIME)
+        if some_slow
+        else constant(None, raw.len(), pl.Utf8())
+    )
+    return Parsed(value=value, raw=raw, reason=reason)
 
 
 def _general_time(raw: pl.Expr, *, day_first: bool, excel_serial: bool) -> pl.Expr:
@@ -632,6 +640,27 @@ def _unrecognised_warning(
         f"{count} jawaban '{title}' tidak dikenal dan dikosongkan ({examples}) / "
         f"{count} '{title}' answers not recognised, left blank ({examples})"
     )
+
+
+# The respondent's fields and how each is read, in the order both readers report them
+# (a row's issues come out in field order).
+RESPONDENT_FIELDS: dict[str, Callable[[pl.Series, Reference], Parsed]] = {
+    "respondent_age": lambda raw, _: age(raw),
+    "respondent_sex": lambda raw, ref: demographic(raw, ref, SEX),
+    "respondent_education": lambda raw, ref: demographic(raw, ref, EDUCATION),
+    "respondent_occupation": lambda raw, ref: demographic(raw, ref, OCCUPATION),
+    "completion_pct": lambda raw, _: percent(raw),
+    "saran": lambda raw, _: saran(raw),
+}
+
+
+def respondent_fields(data: pl.DataFrame, reference: Reference) -> dict[str, Parsed]:
+    """Parse the respondent fields that `data` has a column for (named by field)."""
+    return {
+        field: parse(data[field], reference)
+        for field, parse in RESPONDENT_FIELDS.items()
+        if field in data.columns
+    }
 
 
 def layanan(raw: pl.Series, reference: Reference) -> dict[str, Parsed]:

@@ -180,7 +180,8 @@ def _csv_frame(path: Path) -> pl.DataFrame:
             "buka di Excel atau Google Sheets lalu simpan ulang sebagai CSV",
             "open it in Excel or Google Sheets and save it again as CSV",
         ) from exc
-    return _tidy_columns(frame)
+    # a short sheet is tidied in one stacked query, cheaper than probing every column
+    return _tidy(frame) if frame.height <= TIDY_STACKED_ROWS else _tidy_columns(frame)
 
 
 def _plain_utf8(data: bytes) -> bytes | None:
@@ -311,9 +312,7 @@ def _tidy_columns(frame: pl.DataFrame) -> pl.DataFrame:
     if frame.width == 0 or frame.height == 0:
         return _tidy(frame)
     frame = _named(frame)
-    untidy = frame.select(
-        pl.col(name).cast(pl.Utf8).str.contains(_UNTIDY_CELL).any() for name in frame.columns
-    ).row(0)
+    untidy = frame.select(_untidy_probe(frame.width)).row(0)
     return frame.select(
         _ROW_NUMBERS,
         *(
@@ -336,6 +335,14 @@ def _named(frame: pl.DataFrame) -> pl.DataFrame:
 def _tidy_exprs(width: int) -> tuple[pl.Expr, ...]:
     """Build the one query of `_tidy` for a width (cached: files share a few widths)."""
     return (_ROW_NUMBERS, *(_tidy_cell(f"c{i}") for i in range(width)))
+
+
+@functools.lru_cache(maxsize=256)
+def _untidy_probe(width: int) -> tuple[pl.Expr, ...]:
+    """Build `_tidy_columns`' query for a width: does column i hold an untidy cell?"""
+    return tuple(
+        pl.col(f"c{i}").cast(pl.Utf8).str.contains(_UNTIDY_CELL).any() for i in range(width)
+    )
 
 
 def _tidy_cell(name: str) -> pl.Expr:

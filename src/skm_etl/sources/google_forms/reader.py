@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,9 +11,6 @@ import polars as pl
 from skm_etl.reference.model import (
     BLOCK_ANTI_KORUPSI,
     BLOCK_UNSUR,
-    EDUCATION,
-    OCCUPATION,
-    SEX,
     Item,
     Reference,
 )
@@ -73,17 +69,8 @@ def read_google_forms(
     return locate_google_forms(path, ref, unit_name=unit_name, survey_year=survey_year).read_alone()
 
 
-# how `_fields` reads each optional role the form may have, in this order
-_OPTIONAL_FIELDS: dict[str, Callable[[pl.Series, Reference], nz.Parsed]] = {
-    "respondent_age": lambda raw, _: nz.age(raw),
-    "respondent_sex": lambda raw, ref: nz.demographic(raw, ref, SEX),
-    "respondent_education": lambda raw, ref: nz.demographic(raw, ref, EDUCATION),
-    "respondent_occupation": lambda raw, ref: nz.demographic(raw, ref, OCCUPATION),
-    "completion_pct": lambda raw, _: nz.percent(raw),
-    "saran": lambda raw, _: nz.saran(raw),
-}
 # the roles `_fields` reads when the form has them
-_FIELD_ROLES = (*REQUIRED_ROLES, *_OPTIONAL_FIELDS)
+_FIELD_ROLES = (*REQUIRED_ROLES, *nz.RESPONDENT_FIELDS)
 
 
 def locate_google_forms(path: Path, ref: Reference, *, unit_name: str, survey_year: int) -> Located:
@@ -122,12 +109,12 @@ def locate_google_forms(path: Path, ref: Reference, *, unit_name: str, survey_ye
         *(pl.col(mapping.roles[role]).alias(role) for role in roles),
         *(pl.col(cell).alias(code) for code, cell in mapping.items.items()),
     )
-    by_name = Mapping(roles={r: r for r in roles}, items={code: code for code in mapping.items})
+    codes = tuple(mapping.items)
     excel_serial = sheet.is_excel
     unit = unit_name.strip()
 
     def parse(rows: pl.DataFrame) -> dict[str, nz.Parsed]:
-        return _fields(rows, by_name, ref, day_first=day_first, excel_serial=excel_serial)
+        return _fields(rows, ref, codes, day_first=day_first, excel_serial=excel_serial)
 
     def complete(responses: pl.DataFrame, issues: pl.DataFrame) -> ReadResult:
         warnings = list(mapping.warnings)
@@ -144,7 +131,7 @@ def locate_google_forms(path: Path, ref: Reference, *, unit_name: str, survey_ye
             warnings=warnings,
         )
 
-    shape = ("google_forms", day_first, excel_serial, tuple(roles), tuple(mapping.items))
+    shape = ("google_forms", day_first, excel_serial, tuple(roles), codes)
     return Located(
         cells=cells,
         shape=shape,
@@ -343,23 +330,25 @@ def _assign(candidates: dict[str, list[Column]]) -> dict[str, str]:
 
 
 def _fields(
-    data: pl.DataFrame, mapping: Mapping, ref: Reference, *, day_first: bool, excel_serial: bool
+    data: pl.DataFrame,
+    ref: Reference,
+    codes: tuple[str, ...],
+    *,
+    day_first: bool,
+    excel_serial: bool,
 ) -> dict[str, nz.Parsed]:
-    """Parse every mapped column into its normalised field."""
-    roles = mapping.roles
+    """Parse the mapped cells (columns named by role, score items by code)."""
     fields: dict[str, nz.Parsed] = {
-        **nz.layanan(data[roles["layanan"]], ref),
+        **nz.layanan(data["layanan"], ref),
         "submitted_at": nz.submitted_at(
-            data[roles["submitted_at"]], day_first=day_first, excel_serial=excel_serial
+            data["submitted_at"], day_first=day_first, excel_serial=excel_serial
         ),
+        **nz.respondent_fields(data, ref),
     }
-    for role, parse in _OPTIONAL_FIELDS.items():
-        if role in roles:
-            fields[role] = parse(data[roles[role]], ref)
-    items = {code: ref.questionnaire.item(code) for code in mapping.items}
+    items = {code: ref.questionnaire.item(code) for code in codes}
     fields.update(
         nz.scores_from_labels(
-            data.select(pl.col(cell).alias(code) for code, cell in mapping.items.items()),
+            data.select(codes),
             items,
             blank_is_issue={c: i.block in BLANK_IS_ISSUE_BLOCKS for c, i in items.items()},
         )

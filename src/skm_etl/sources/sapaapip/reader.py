@@ -12,9 +12,6 @@ from skm_etl.reference.model import (
     BLOCK_ANTI_KORUPSI,
     BLOCK_EXTRA,
     BLOCK_UNSUR,
-    EDUCATION,
-    OCCUPATION,
-    SEX,
     Item,
     Reference,
     text_key_expr,
@@ -98,17 +95,11 @@ def locate_sapaapip(path: Path, ref: Reference) -> Located:
         *(pl.col(layout.columns[c]).alias(c) for c in columns),
         *(pl.col(cell).alias(code) for code, cell in layout.items.items()),
     )
-    by_name = Layout(
-        header_row=layout.header_row,
-        columns={c: c for c in columns},
-        items={code: code for code in layout.items},
-        numbers={},
-        width=0,
-    )
+    codes = tuple(layout.items)
     excel_serial = sheet.is_excel
 
     def parse(rows: pl.DataFrame) -> dict[str, nz.Parsed]:
-        return _fields(rows, by_name, ref, excel_serial=excel_serial)
+        return _fields(rows, ref, codes, excel_serial=excel_serial)
 
     def complete(responses: pl.DataFrame, issues: pl.DataFrame) -> ReadResult:
         warnings = [*layout.warnings, *nz.unrecognised_warnings(cells, ref, COLUMN_TITLES)]
@@ -129,7 +120,7 @@ def locate_sapaapip(path: Path, ref: Reference) -> Located:
             warnings=warnings,
         )
 
-    shape = ("sapaapip", excel_serial, tuple(columns), tuple(layout.items))
+    shape = ("sapaapip", excel_serial, tuple(columns), codes)
     return Located(
         cells=cells,
         shape=shape,
@@ -403,39 +394,34 @@ def _row_keys(body: pl.DataFrame, layout: Layout) -> pl.DataFrame:
     cells = [c for c in body.columns if c != ROW]
     score_cells = list(layout.items.values())
     layanan_cell = layout.columns["layanan"]
-    # Only the first cell of a row that does not start with a digit can begin a metadata
-    # or title line; data rows start with their number or time, all distinct, so they are
-    # left out of the text keys.
-    first_cell = body.select(pl.coalesce(cells)).to_series()
-    starts_with_word = pl.when(~first_cell.str.contains(r"^[0-9]").fill_null(False)).then(
-        first_cell
-    )
+    word_first_cell = body.select(_word_first_cell(cells)).to_series()
     keys = body.select(
         nz.by_distinct(body[layanan_cell], text_key_expr, pl.Utf8()).alias("__layanan"),
         nz.by_distinct(body[score_cells[0]], text_key_expr, pl.Utf8()).alias("__first_score"),
-        nz.by_distinct(
-            pl.select(starts_with_word.alias("first")).to_series(), text_key_expr, pl.Utf8()
-        ).alias("__first_cell"),
+        nz.by_distinct(word_first_cell, text_key_expr, pl.Utf8()).alias("__first_cell"),
         *_rows_without_layanan(body, layout),
     )
     return pl.concat([body, keys], how="horizontal")
+
+
+def _word_first_cell(cells: list[str]) -> pl.Expr:
+    """A row's first cell, or null when it starts with a digit: a data row's number or
+    time, all distinct, which cannot begin a metadata or title line."""
+    first_cell = pl.coalesce(cells)
+    return pl.when(~first_cell.str.contains(r"^[0-9]").fill_null(False)).then(first_cell)
 
 
 def _row_keys_direct(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
     """The body rows with the columns of `_row_keys`, keyed cell by cell (a short sheet)."""
     cells = [c for c in frame.columns if c != ROW]
     layanan_cell, first_score = layout.columns["layanan"], next(iter(layout.items.values()))
-    first_cell = pl.coalesce(cells)
-    starts_with_word = pl.when(~first_cell.str.contains(r"^[0-9]").fill_null(False)).then(
-        first_cell
-    )
     body = (
         frame.lazy()
         .filter(pl.col(ROW) > layout.header_row + 1)
         .with_columns(
             text_key_expr(pl.col(layanan_cell)).cast(pl.Utf8).alias("__layanan"),
             text_key_expr(pl.col(first_score)).cast(pl.Utf8).alias("__first_score"),
-            text_key_expr(starts_with_word).cast(pl.Utf8).alias("__first_cell"),
+            text_key_expr(_word_first_cell(cells)).cast(pl.Utf8).alias("__first_cell"),
         )
         .collect()
     )
@@ -478,34 +464,23 @@ def _no_layanan_flags(layout: Layout) -> tuple[pl.Expr, pl.Expr]:
 
 
 def _fields(
-    data: pl.DataFrame, layout: Layout, ref: Reference, *, excel_serial: bool
+    data: pl.DataFrame, ref: Reference, codes: tuple[str, ...], *, excel_serial: bool
 ) -> dict[str, nz.Parsed]:
-    """Parse every located column into its normalised field."""
-    columns = layout.columns
-
-    def cells(column: str) -> pl.Series:
-        return data[columns[column]]
-
+    """Parse the located cells (columns named by field, score items by code)."""
     fields: dict[str, nz.Parsed] = {
-        **nz.layanan(cells("layanan"), ref),
-        "respondent_age": nz.age(cells("respondent_age")),
-        "respondent_sex": nz.demographic(cells("respondent_sex"), ref, SEX),
-        "respondent_education": nz.demographic(cells("respondent_education"), ref, EDUCATION),
-        "respondent_occupation": nz.demographic(cells("respondent_occupation"), ref, OCCUPATION),
-        "completion_pct": nz.percent(cells("completion_pct")),
-        "saran": nz.saran(cells("saran")),
+        **nz.layanan(data["layanan"], ref),
+        **nz.respondent_fields(data, ref),
     }
-    if "submitted_at" in columns:
+    if "submitted_at" in data.columns:
         fields["submitted_at"] = nz.submitted_at(
-            cells("submitted_at"), day_first=True, excel_serial=excel_serial
+            data["submitted_at"], day_first=True, excel_serial=excel_serial
         )
     fields.update(
         nz.scores_from_numbers(
-            data.select(pl.col(cell).alias(code) for code, cell in layout.items.items()),
+            data.select(codes),
             ref.questionnaire.scale,
             blank_is_issue={
-                code: ref.questionnaire.item(code).block in BLANK_IS_ISSUE_BLOCKS
-                for code in layout.items
+                code: ref.questionnaire.item(code).block in BLANK_IS_ISSUE_BLOCKS for code in codes
             },
         )
     )
