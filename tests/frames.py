@@ -1,11 +1,9 @@
-"""Build valid normalised response frames (docs/ARCHITECTURE.md) for tests; compare reads;
-lay out a store table's row groups."""
+"""Build valid normalised response frames (docs/ARCHITECTURE.md) for tests; compare reads."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import polars as pl
 from polars.testing import assert_frame_equal
 
@@ -50,27 +48,9 @@ def assert_same_read(
         return
     assert isinstance(actual, ReadResult), f"{name}: {actual!r}"
     for frame in ("responses", "personal", "issues"):
-        assert_frame_equal(getattr(actual, frame), getattr(expected, frame))
+        try:
+            assert_frame_equal(getattr(actual, frame), getattr(expected, frame))
+        except AssertionError as exc:
+            raise AssertionError(f"{name} {frame}: {exc}") from exc
     for attribute in ("unit_name", "survey_year", "rows_read", "warnings"):
         assert getattr(actual, attribute) == getattr(expected, attribute), f"{name} {attribute}"
-
-
-ROW_GROUPS = """
-    select row_group_id, max(count), min(block_id)
-    from pragma_storage_info('{table}') where segment_type <> 'VALIDITY'
-    group by row_group_id order by row_group_id
-"""
-
-
-def append_partly_filled_row_groups(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
-    """Append 130,000 rows twice to a new table (each append ends in a partly filled row
-    group) and return its row groups: (id, rows, first block)."""
-    con.execute(f"create table {table} (k varchar, n integer)")
-    for start in (0, 130_000):
-        con.execute("begin transaction")
-        con.execute(
-            f"insert into {table} select sha256(cast(i as varchar)), i from range(?, ?) as t(i)",
-            [start, start + 130_000],
-        )
-        con.execute("commit")
-    return con.execute(ROW_GROUPS.format(table=table)).fetchall()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import shutil
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,7 +20,7 @@ import pytest
 
 from skm_etl.load import warehouse
 from skm_etl.transform import run_dbt
-from tests.frames import ROW_GROUPS, append_partly_filled_row_groups
+from tests.storage import append_partly_filled_row_groups, row_groups
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_SQL = REPO / "src" / "skm_etl" / "load" / "schema.sql"
@@ -284,6 +285,12 @@ def marts_target_sample(
     con.close()
 
 
+@pytest.fixture
+def store_copy(built: tuple[Path, object], tmp_path: Path) -> Path:
+    """A copy of the built store, for a test that changes it."""
+    return Path(shutil.copyfile(built[0], tmp_path / "store.duckdb"))
+
+
 def one(con: duckdb.DuckDBPyConnection, sql: str, *params: object) -> dict:
     cursor = con.execute(sql, list(params))
     rows = cursor.fetchall()
@@ -310,50 +317,39 @@ def test_build_writes_dbt_artifacts_under_the_given_target_path(
 
 
 def test_an_unknown_counting_rule_fails_with_a_readable_message(
-    built: tuple[Path, object], tmp_path: Path
+    store_copy: Path, tmp_path: Path
 ) -> None:
-    path, _ = built
-    copy = tmp_path / "store.duckdb"
-    copy.write_bytes(path.read_bytes())
     result = run_dbt(
-        copy, vars={"counting": "bogus"}, select="int_responses_counted", target_path=tmp_path
+        store_copy, vars={"counting": "bogus"}, select="int_responses_counted", target_path=tmp_path
     )
     assert not result.success
     assert "var 'counting' must be 'all' or 'target_sample', got 'bogus'" in result.summary()
 
 
 def test_a_build_closes_the_store_without_rewriting_what_was_appended(
-    built: tuple[Path, object], tmp_path: Path
+    store_copy: Path, tmp_path: Path
 ) -> None:
     """dbt's connection does not vacuum either (profiles.yml): closing after a build keeps
     the partly filled row groups that loads leave, instead of rewriting everything after
     the first of them."""
-    path, _ = built
-    copy = tmp_path / "store.duckdb"
-    copy.write_bytes(path.read_bytes())
-    con = warehouse.open_store(copy)
+    con = warehouse.open_store(store_copy)
     try:
         written = append_partly_filled_row_groups(con, "raw.appended")
     finally:
         con.close()
-    result = run_dbt(copy, select="stg_raw__responses", target_path=tmp_path)
+    result = run_dbt(store_copy, select="stg_raw__responses", target_path=tmp_path)
     assert result.success, result.summary()
     assert result.nodes_run >= 1
-    con = duckdb.connect(str(copy), read_only=True)
+    con = duckdb.connect(str(store_copy), read_only=True)
     try:
-        assert con.execute(ROW_GROUPS.format(table="raw.appended")).fetchall() == written
+        assert row_groups(con, "raw.appended") == written
     finally:
         con.close()
 
 
-def test_a_repeated_response_key_fails_the_source_test(
-    built: tuple[Path, object], tmp_path: Path
-) -> None:
+def test_a_repeated_response_key_fails_the_source_test(store_copy: Path, tmp_path: Path) -> None:
     """The source's uniqueness test (unique_hashed) names a repeated key, as unique would."""
-    path, _ = built
-    copy = tmp_path / "store.duckdb"
-    copy.write_bytes(path.read_bytes())
-    con = duckdb.connect(str(copy))
+    con = duckdb.connect(str(store_copy))
     try:
         (repeated,) = con.execute(
             "select response_key from raw.responses order by response_key limit 1"
@@ -364,7 +360,9 @@ def test_a_repeated_response_key_fails_the_source_test(
         )
     finally:
         con.close()
-    result = run_dbt(copy, command="test", select="source:raw.responses", target_path=tmp_path)
+    result = run_dbt(
+        store_copy, command="test", select="source:raw.responses", target_path=tmp_path
+    )
     assert not result.success
     (failure,) = result.failures
     assert failure.name == "source_unique_hashed_raw_responses_response_key"

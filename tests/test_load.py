@@ -14,7 +14,8 @@ import polars as pl
 import pytest
 
 from skm_etl.load import warehouse
-from tests.frames import ROW_GROUPS, append_partly_filled_row_groups, responses
+from tests.frames import responses
+from tests.storage import append_partly_filled_row_groups, row_groups
 
 UNIT = "loka-pom-di-kota-contoh"
 
@@ -310,7 +311,7 @@ def test_the_store_closes_without_rewriting_what_was_appended(tmp_path: Path, va
     con.close()
     con = warehouse.open_store(path)
     try:
-        after_close = con.execute(ROW_GROUPS.format(table="scratch")).fetchall()
+        after_close = row_groups(con, "scratch")
         assert con.execute("select count(*), sum(n) from scratch").fetchone() == (
             260_000,
             sum(range(260_000)),

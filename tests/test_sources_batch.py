@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 import hostile as h
 from skm_etl import pipeline
@@ -163,7 +164,8 @@ def test_a_file_that_breaks_the_stacked_parse_is_read_alone(national) -> None:
     with pytest.raises(pl.exceptions.PolarsError):
         batch_module._assemble_stacked(located)
     results = finish_many(located)
-    # read alone, the broken file still gives its rows (its numeric ages read as ages)
+    # read alone, the broken file still gives every row and field as an unbroken read
+    # does, but its ages (the cast above turned text ages into nulls)
     unbroken = _alone(*sapaapip[1])
     assert isinstance(results[1], ReadResult)
     assert results[1].rows_read == unbroken.rows_read > 0
@@ -171,6 +173,10 @@ def test_a_file_that_breaks_the_stacked_parse_is_read_alone(national) -> None:
         unbroken.unit_name,
         unbroken.survey_year,
     )
+    assert_frame_equal(
+        results[1].responses.drop("respondent_age"), unbroken.responses.drop("respondent_age")
+    )
+    assert_frame_equal(results[1].personal, unbroken.personal)
     for index in (0, 2):
         assert_same_read(_alone(*sapaapip[index]), results[index], sapaapip[index][1].name)
 
@@ -190,7 +196,6 @@ def test_results_come_back_in_the_given_order_across_shapes(national, monkeypatc
         for kind in (("google_forms", ".csv"), ("sapaapip", ".csv"), ("sapaapip", ".xlsx"))
     ]
     files = [group[i] for i in range(2) for group in by_kind] + by_kind[1][2:4]
-    results = finish_many([_locate(*file) for file in files])
-    for file, mine in zip(files, results, strict=True):
+    for file, mine in zip(files, _together(files), strict=True):
         assert_same_read(_alone(*file), mine, file[1].name)
     assert any(size > 1 for size in stacked_calls)  # some files shared a shape: stacked
