@@ -46,8 +46,8 @@ def process_files_task(
 
 
 @task(name="dbt-build", cache_policy=NO_CACHE)
-def build_task(settings: Settings) -> None:
-    pipeline.build_marts(settings)
+def build_task(settings: Settings) -> str:
+    return pipeline.build_marts(settings)
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -121,7 +121,7 @@ def _run(
             )
         pipeline.write_validation_docs(settings, summary)
         failpoints.hit(settings.failpoint, "after-load")
-        build_task(settings)
+        summary.marts_build = build_task(settings)
         pipeline.read_back(settings, summary)
         # Recorded before the swap so the served copy of ops.runs shows this run as it ends.
         summary.published = True

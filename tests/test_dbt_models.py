@@ -99,6 +99,7 @@ class Store:
         age: int | None = None,
         education: str | None = None,
         occupation: str | None = None,
+        loaded_at: dt.datetime = dt.datetime(2025, 1, 1),
     ) -> None:
         self._row += 1
         columns = [f"q{i}" for i in range(1, 15)] + [f"ak{i}" for i in range(1, 6)]
@@ -116,12 +117,12 @@ class Store:
                 key, "batch", "sapaapip", f"{unit[0]}_{year}.xlsx", "sha", source_row or self._row,
                 unit[0], unit[1], year, layanan_code, LAYANAN[layanan_code], LAYANAN[layanan_code],
                 submitted_at, age, sex, education, occupation, 100.0, *values, saran,
-                dt.datetime(2025, 1, 1),
+                loaded_at,
             ],
         )  # fmt: skip
         self.con.execute(
             "insert into raw.respondent_personal values (?, ?, ?, ?)",
-            [key, PERSONAL_NAME, PERSONAL_PHONE, dt.datetime(2025, 1, 1)],
+            [key, PERSONAL_NAME, PERSONAL_PHONE, loaded_at],
         )
 
     def close(self) -> None:

@@ -666,6 +666,7 @@ class RunSummary:
     files: list[FileOutcome] = field(default_factory=list)
     fetches: list[str] = field(default_factory=list)
     units_built: int = 0
+    marts_build: str | None = None
     published: bool = False
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -712,6 +713,8 @@ class RunSummary:
             f"{sum(f.status == 'skipped' for f in self.files)} unchanged, {self.files_rejected} rejected); "
             f"rows accepted {self.rows_accepted}, rejected {self.rows_rejected}; units built {self.units_built}"
         )
+        if self.marts_build:
+            lines.append(f"marts: {self.marts_build}")
         lines += [f"warning: {_shown(w)}" for w in self.warnings]
         if self.unit_results:
             lines.append("unit results (IKM, mutu):")
@@ -740,17 +743,33 @@ def _shown(text: str) -> str:
     return text if text.isprintable() else repr(text)[1:-1]
 
 
-def build_marts(settings: Settings) -> None:
-    """Run dbt build on the store; raise BuildError with dbt's failures when any node fails."""
-    _dbt(
-        settings,
+def build_marts(settings: Settings) -> str:
+    """Run dbt build on the store; raise BuildError with dbt's failures when any node fails.
+
+    The build recomputes only the scopes (survey year × unit) with responses loaded since
+    the last complete build, unless something else changed (transform/increments.py).
+    Return what it recomputed and why, for the run summary.
+    """
+    from skm_etl.transform import increments
+
+    plan, result = increments.build(
+        settings.store,
+        vars=_dbt_vars(settings),
+        target_path=settings.work_dir / "dbt_target",
+        project_dir=settings.dbt_project_dir,
         # dbt unit tests check the method's SQL, not the night's data: CI runs them
         # (tests/test_dbt_models.py); the nightly build runs models and data tests.
-        "build --exclude-resource-type unit_test",
-        "dbt_target",
+        command="build --exclude-resource-type unit_test",
         on_event=failpoints.dbt_event_hook(settings.failpoint, "mid-dbt"),
     )
+    if not result.success:
+        raise BuildError(result.summary())
     failpoints.hit(settings.failpoint, "after-dbt")
+    return plan.describe()
+
+
+def _dbt_vars(settings: Settings) -> dict[str, str]:
+    return {"counting": settings.counting}
 
 
 def _dbt(settings: Settings, command: str, target: str, *, on_event=None) -> None:
@@ -760,7 +779,7 @@ def _dbt(settings: Settings, command: str, target: str, *, on_event=None) -> Non
     result = run_dbt(
         settings.store,
         command=command,
-        vars={"counting": settings.counting},
+        vars=_dbt_vars(settings),
         target_path=settings.work_dir / target,
         project_dir=settings.dbt_project_dir,
         on_event=on_event,

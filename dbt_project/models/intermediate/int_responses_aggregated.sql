@@ -4,15 +4,25 @@
     items they answered (bit n of answered_items_mask is the n-th of score_columns()):
     every response of a group answered the same items, so an item's answers in a group
     are the group's responses. -#}
+-- depends_on: {{ source('ops', 'mart_build_scopes') }}
+-- depends_on: {{ source('ops', 'mart_build_delta') }}
+{{ response_incremental(unique_key=[
+    'survey_year', 'unit_code', 'layanan_code', 'is_in_window', 'is_counted',
+    'answered_items_mask'
+]) }}
+
 with
 
 responses as (
 
     select * from {{ ref('int_responses_counted') }}
+    {% if is_incremental() %}
+    where {{ in_this_build() }}
+    {% endif %}
 
 ),
 
-final as (
+aggregated as (
 
     select
         survey_year,
@@ -35,6 +45,63 @@ final as (
         is_counted,
         answered_items_mask
 
+),
+
+{% if is_incremental() and var('counting', 'all') != 'target_sample' %}
+-- an incremental build under `all` read only the new responses: their sums are added to
+-- the sums their groups already have
+earlier as (
+
+    select * from {{ this }}
+    where (
+        survey_year, unit_code, layanan_code, is_in_window, is_counted, answered_items_mask
+    ) in (
+        select
+            survey_year,
+            unit_code,
+            layanan_code,
+            is_in_window,
+            is_counted,
+            answered_items_mask
+        from aggregated
+    )
+
+),
+
+final as (
+
+    select
+        survey_year,
+        unit_code,
+        layanan_code,
+        is_in_window,
+        is_counted,
+        answered_items_mask,
+        {% for column in score_columns() %}
+        cast(sum({{ column }}) as bigint) as {{ column }},
+        {% endfor %}
+        cast(sum(responses) as bigint) as responses
+
+    from (
+        select * from earlier
+        union all by name
+        select * from aggregated
+    ) as together
+    group by
+        survey_year,
+        unit_code,
+        layanan_code,
+        is_in_window,
+        is_counted,
+        answered_items_mask
+
 )
+{% else %}
+final as (
+
+    select * from aggregated
+
+)
+{% endif %}
 
 select * from final

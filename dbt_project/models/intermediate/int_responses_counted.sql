@@ -1,12 +1,21 @@
 {#- Under `all` a view: is_counted is is_in_window and nothing is ranked. Under
-    `target_sample` a table, so the ranking of every response runs once. -#}
-{{ config(materialized='table' if var('counting', 'all') == 'target_sample' else 'view') }}
+    `target_sample` a table, so the ranking of every response runs once, recomputed per
+    scope (survey year × unit: the ranking's partitions lie inside one). -#}
+-- depends_on: {{ source('ops', 'mart_build_scopes') }}
+{% if var('counting', 'all') == 'target_sample' %}
+{{ scoped_incremental() }}
+{% else %}
+{{ config(materialized='view') }}
+{% endif %}
 
 with
 
 responses as (
 
     select * from {{ ref('int_responses_windowed') }}
+    {% if is_incremental() %}
+    where {{ in_build_scopes() }}
+    {% endif %}
 
 ),
 
@@ -22,6 +31,7 @@ ranked as (
         responses.*,
         targets.target_sample,
         coalesce(targets.has_population, false) as has_population,
+        {% if counting_rule() == 'target_sample' %}
         -- submission order: time first, the export's row number where there is no time
         case
             when responses.is_in_window
@@ -38,6 +48,11 @@ ranked as (
                         responses.response_key asc
                 )
         end as submission_position
+        {% else %}
+        -- `all` ranks nothing; without a window function here, a filter on the responses
+        -- (an incremental build's new ones) reaches the table scan
+        cast(null as bigint) as submission_position
+        {% endif %}
 
     from responses
     left join targets

@@ -1,8 +1,14 @@
+-- depends_on: {{ source('ops', 'mart_build_scopes') }}
+{{ scoped_incremental() }}
+
 with
 
 responses as (
 
     select * from {{ ref('stg_raw__responses') }}
+    {% if is_incremental() %}
+    where {{ in_build_scopes() }}
+    {% endif %}
 
 ),
 

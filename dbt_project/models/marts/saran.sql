@@ -1,8 +1,15 @@
+-- depends_on: {{ source('ops', 'mart_build_scopes') }}
+-- depends_on: {{ source('ops', 'mart_build_delta') }}
+{{ response_incremental() }}
+
 with
 
 responses as (
 
     select * from {{ ref('int_responses_counted') }}
+    {% if is_incremental() %}
+    where {{ in_this_build() }}
+    {% endif %}
 
 ),
 

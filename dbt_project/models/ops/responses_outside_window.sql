@@ -1,8 +1,16 @@
+{#- A response's window does not depend on any other response: an incremental build
+    appends its new responses' rows. -#}
+-- depends_on: {{ source('ops', 'mart_build_delta') }}
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+
 with
 
 responses as (
 
     select * from {{ ref('int_responses_windowed') }}
+    {% if is_incremental() %}
+    where loaded_at > {{ loaded_after() }}
+    {% endif %}
 
 ),
 

@@ -158,3 +158,25 @@ create table if not exists ops.rejected_files (
     reason varchar not null,
     rejected_at timestamp not null
 );
+
+-- Incremental mart builds (skm_etl/transform/increments.py): the scopes
+-- (survey_year, unit_code) the next dbt build recomputes, the time after which its
+-- responses are new, and what the last complete build was made from.
+create table if not exists ops.mart_build_scopes (
+    survey_year integer not null,
+    unit_code varchar not null
+);
+
+-- one row in an incremental build: responses loaded after it are the new ones
+create table if not exists ops.mart_build_delta (
+    loaded_after timestamp not null
+);
+
+create table if not exists ops.mart_build_state (
+    fingerprint varchar not null,
+    responses bigint not null,
+    -- the batches the responses came from: count and sum of hash(batch_id) over rows
+    batches varchar not null,
+    loaded_through timestamp,
+    built_at timestamp not null
+);

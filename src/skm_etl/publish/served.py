@@ -46,11 +46,13 @@ def _quote(identifier: str) -> str:
 def published_relations(
     con: duckdb.DuckDBPyConnection, catalog: str | None = None
 ) -> list[tuple[str, str]]:
-    """(schema, name) of every relation in the published schemas of the store."""
+    """(schema, name) of every relation in the published schemas of the store, but the
+    plan and record of the mart builds (ops.mart_build_*: the ETL's own bookkeeping)."""
     rows = con.execute(
         """
         select table_schema, table_name from information_schema.tables
         where table_schema in ('marts', 'ops') and table_catalog = coalesce(?, current_database())
+            and not (table_schema = 'ops' and starts_with(table_name, 'mart_build_'))
         order by table_schema, table_name
         """,
         [catalog],

@@ -188,7 +188,7 @@ PARSE_DIGEST = "skm_etl_parsed_project.sha256"
 _PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests", "seeds")
 
 
-def _project_digest(project_dir: Path, vars: dict[str, Any] | None) -> str:
+def project_digest(project_dir: Path, vars: dict[str, Any] | None) -> str:
     """Hash every file dbt parses, with dbt's version and the vars of the run."""
     from dbt.version import __version__ as dbt_version
 
@@ -214,7 +214,7 @@ def _parse_is_current(
         return False
     target = Path(target_path) / "target"
     saved = target / PARSE_DIGEST
-    current = saved.is_file() and saved.read_text() == _project_digest(project_dir, vars)
+    current = saved.is_file() and saved.read_text() == project_digest(project_dir, vars)
     if not current:
         (target / "partial_parse.msgpack").unlink(missing_ok=True)
     return current
@@ -223,7 +223,7 @@ def _parse_is_current(
 def _record_parse(project_dir: Path, target_path: Path, vars: dict[str, Any] | None) -> None:
     target = Path(target_path) / "target"
     if (target / "partial_parse.msgpack").is_file():
-        (target / PARSE_DIGEST).write_text(_project_digest(project_dir, vars))
+        (target / PARSE_DIGEST).write_text(project_digest(project_dir, vars))
 
 
 def _node_results(result: Any) -> list[Any]:
