@@ -1,7 +1,8 @@
 {#- Incremental builds. Before it runs dbt, skm-etl (src/skm_etl/transform/increments.py)
     writes the scopes, (survey_year, unit_code), that received responses since the last
     complete build to ops.mart_build_scopes, and that build's last loaded_at to
-    ops.mart_build_delta; or, when anything else changed, runs a full build. -#}
+    ops.mart_build_delta; or, when anything else changed, runs a full build. It clears
+    both once the build is recorded. -#}
 
 {#- A filter keeping the rows of the scopes this build recomputes. -#}
 {% macro in_build_scopes(survey_year='survey_year', unit_code='unit_code') -%}
@@ -12,7 +13,8 @@
 
 {#- The loaded_at after which responses are new to this build, as a literal, so DuckDB
     skips the row groups loaded before it (rows are stored in the order they were
-    loaded). With no row (a dbt run of one's own after a full build) nothing is new. -#}
+    loaded). With no row (a full build, or a dbt run of one's own: skm-etl clears the
+    plan once a build is recorded) nothing is new. -#}
 {% macro loaded_after() -%}
 {%- if execute -%}
 {%- set rows = run_query("select strftime(loaded_after, '%Y-%m-%d %H:%M:%S.%f') from " ~ source('ops', 'mart_build_delta')).rows -%}
