@@ -12,7 +12,6 @@ import pytest
 
 from skm_etl.load import warehouse
 from skm_etl.transform import increments
-from skm_etl.transform.dbt_runner import default_project_dir
 from tests.test_dbt_models import BALAI, UJI, Store, fill_reference, fill_responses
 
 LATER = dt.datetime(2025, 6, 1)
@@ -25,53 +24,33 @@ def store(tmp_path: Path) -> Path:
     try:
         fill_reference(filled)
         fill_responses(filled)
-        # what a build leaves of the names it resolved (the planner compares new
-        # responses' names with them); the tests that run dbt build the real ones
-        filled.con.execute(
-            """
-            create schema intermediate;
-            create table intermediate.int_units_resolved as
-                select unit_code, unit_name, true as is_registered from ref.units;
-            create table intermediate.int_layanan_resolved as
-                select layanan_code, layanan_name, true as is_catalogued from ref.layanan;
-            """
-        )
     finally:
         filled.close()
     return filled.path
 
 
 def plan(path: Path, project: str = "project") -> increments.BuildPlan:
-    con = warehouse.open_store(path)
-    try:
+    with warehouse.open_store(path) as con:
         return increments.plan_build(con, project)
-    finally:
-        con.close()
 
 
 def record(path: Path, built: increments.BuildPlan) -> None:
-    con = warehouse.open_store(path)
-    try:
+    with warehouse.open_store(path) as con:
         increments.record_build(con, built)
-    finally:
-        con.close()
+
+
+def query(path: Path, sql: str, *params: object) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql, list(params)).fetchall()
 
 
 def scopes(path: Path) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute("select * from ops.mart_build_scopes order by all").fetchall()
-    finally:
-        con.close()
+    return query(path, "select * from ops.mart_build_scopes order by all")
 
 
 def delta(path: Path) -> list[tuple]:
     """ops.mart_build_delta: the loaded_at after which responses are new to the build."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute("select * from ops.mart_build_delta").fetchall()
-    finally:
-        con.close()
+    return query(path, "select * from ops.mart_build_delta")
 
 
 def add(path: Path, key: str, unit: tuple[str, str], year: int, **fields: object) -> None:
@@ -85,11 +64,8 @@ def add(path: Path, key: str, unit: tuple[str, str], year: int, **fields: object
 
 
 def execute(path: Path, sql: str) -> None:
-    con = duckdb.connect(str(path))
-    try:
+    with duckdb.connect(str(path)) as con:
         con.execute(sql)
-    finally:
-        con.close()
 
 
 ALL_SCOPES = [(2022, "UJI"), (2024, "BALAI"), (2024, "UJI")]
@@ -172,38 +148,6 @@ def test_a_change_besides_new_responses_makes_the_build_full(
     assert delta(store) == []
 
 
-def test_a_unit_outside_the_registry_loaded_under_a_new_name_makes_the_build_full(
-    store: Path, tmp_path: Path
-) -> None:
-    """Its name comes from its latest response and shows on all its rows (every year)."""
-    execute(store, "delete from ref.units")  # no registry: units come as they are
-    vars = {"counting": "all"}
-    project = increments.project_fingerprint(default_project_dir(), vars)
-    first, result = increments.build(
-        store,
-        vars=vars,
-        target_path=tmp_path / "dbt",
-        command="run --select +int_units_resolved +int_layanan_resolved",
-    )
-    assert result.success, result.summary()
-    assert first.full
-    add(store, "same_name", BALAI, 2024, submitted_at=None)
-    same = plan(store, project)
-    assert not same.full
-    record(store, same)  # as if its build succeeded
-    add(
-        store,
-        "renamed",
-        ("BALAI", "Balai POM di Kota Contoh (baru)"),
-        2025,
-        submitted_at=None,
-        loaded_at=LATER + dt.timedelta(days=1),
-    )
-    renamed = plan(store, project)
-    assert renamed.full
-    assert renamed.reason.startswith("a unit outside the registry was loaded under a new name")
-
-
 def test_another_project_or_vars_make_the_build_full(store: Path, tmp_path: Path) -> None:
     record(store, plan(store, project="counting all"))
     assert plan(store, project="counting target_sample").full
@@ -229,35 +173,22 @@ def test_a_build_that_did_not_finish_makes_the_next_one_full(store: Path) -> Non
 
 
 def marts_and_intermediates(path: Path) -> dict[str, list[tuple]]:
-    """Every table dbt built, sorted rows."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        tables = con.execute(
-            """
-            select table_schema || '.' || table_name from information_schema.tables
-            where table_type = 'BASE TABLE'
-              and (table_schema in ('intermediate', 'marts')
-                   or table_name = 'responses_outside_window')
-            order by 1
-            """
-        ).fetchall()
-        return {
-            name: con.execute(f"select * from {name} order by all").fetchall()  # noqa: S608
-            for (name,) in tables
-        }
-    finally:
-        con.close()
+    """Every table dbt built and every mart (two are views), sorted rows."""
+    tables = query(
+        path,
+        """
+        select table_schema || '.' || table_name from information_schema.tables
+        where (table_type = 'BASE TABLE' or table_schema = 'marts')
+          and (table_schema in ('intermediate', 'marts') or table_name = 'responses_outside_window')
+        order by 1
+        """,
+    )
+    return {name: query(path, f"select * from {name} order by all") for (name,) in tables}  # noqa: S608
 
 
 def counted(path: Path, key: str) -> bool:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(
-            "select is_counted from intermediate.int_responses_counted where response_key = ?",
-            [key],
-        ).fetchone()[0]
-    finally:
-        con.close()
+    sql = "select is_counted from intermediate.int_responses_counted where response_key = ?"
+    return query(path, sql, key)[0][0]
 
 
 @pytest.mark.parametrize("counting", ["all", "target_sample"])
@@ -308,3 +239,37 @@ def test_an_incremental_build_gives_what_a_full_build_gives(
     assert ("intermediate.int_responses_counted" in full) == (counting == "target_sample")
     for name, rows in full.items():
         assert incremental[name] == rows, name
+
+
+def test_a_unit_outside_the_registry_renamed_by_new_responses_is_renamed_everywhere(
+    store: Path, tmp_path: Path
+) -> None:
+    """Its name comes from its latest response and shows on all its rows, every year:
+    the marts that show names join them at each build, incremental or not."""
+    execute(store, "delete from ref.units")  # no registry: units come as they are
+    build = {
+        "vars": {"counting": "all"},
+        "target_path": tmp_path / "dbt",
+        "command": "build --exclude-resource-type unit_test",
+    }
+    add(store, "said_2024", BALAI, 2024, submitted_at=None, saran="Ruang tunggu nyaman")
+    _, result = increments.build(store, **build)
+    assert result.success, result.summary()
+    new_name = "Balai POM di Kota Contoh (baru)"
+    later = LATER + dt.timedelta(days=1)
+    add(
+        store,
+        "renamed",
+        ("BALAI", new_name),
+        2025,
+        submitted_at=None,
+        saran="Baik",
+        loaded_at=later,
+    )
+    second, result = increments.build(store, **build)
+    assert result.success, result.summary()
+    assert not second.full
+    names = "select distinct survey_year, unit_name from marts.{} where unit_code = 'BALAI'"
+    renamed = [(2024, new_name), (2025, new_name)]
+    assert query(store, names.format("saran") + " order by 1") == renamed
+    assert query(store, names.format("respondent_profile") + " order by 1") == renamed

@@ -54,7 +54,7 @@ select {{ columns }} from {{ arg_dict['temp_relation'] }}
     sample, so the scopes with new responses are recomputed whole. -#}
 {% macro response_incremental(unique_key=none) -%}
 {%- if var('counting', 'all') == 'target_sample' -%}
-{{ config(materialized='incremental', incremental_strategy='scope_replace', on_schema_change='fail') }}
+{{ scoped_incremental() }}
 {%- elif unique_key -%}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=unique_key, on_schema_change='fail') }}
 {%- else -%}

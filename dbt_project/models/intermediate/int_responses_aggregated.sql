@@ -6,10 +6,11 @@
     are the group's responses. -#}
 -- depends_on: {{ source('ops', 'mart_build_scopes') }}
 -- depends_on: {{ source('ops', 'mart_build_delta') }}
-{{ response_incremental(unique_key=[
+{%- set groups = [
     'survey_year', 'unit_code', 'layanan_code', 'is_in_window', 'is_counted',
     'answered_items_mask'
-]) }}
+] %}
+{{ response_incremental(unique_key=groups) }}
 
 with
 
@@ -22,7 +23,8 @@ responses as (
 
 ),
 
-aggregated as (
+-- one row per response, counting 1
+grouped as (
 
     select
         survey_year,
@@ -32,76 +34,39 @@ aggregated as (
         is_counted,
         {{ answered_items_mask() }} as answered_items_mask,
         {% for column in score_columns() %}
-        cast(sum({{ column }}) as bigint) as {{ column }},
+        {{ column }},
         {% endfor %}
-        count(*) as responses
+        1 as responses
 
     from responses
-    group by
-        survey_year,
-        unit_code,
-        layanan_code,
-        is_in_window,
-        is_counted,
-        answered_items_mask
 
 ),
 
-{% if is_incremental() and var('counting', 'all') != 'target_sample' %}
--- an incremental build under `all` read only the new responses: their sums are added to
--- the sums their groups already have
-earlier as (
+summed as (
 
+    select * from grouped
+    {% if is_incremental() and var('counting', 'all') != 'target_sample' %}
+    -- an incremental build under `all` read only the new responses: the sums their
+    -- groups already have are added to theirs
+    union all by name
     select * from {{ this }}
-    where (
-        survey_year, unit_code, layanan_code, is_in_window, is_counted, answered_items_mask
-    ) in (
-        select
-            survey_year,
-            unit_code,
-            layanan_code,
-            is_in_window,
-            is_counted,
-            answered_items_mask
-        from aggregated
-    )
+    where ({{ groups | join(', ') }}) in (select {{ groups | join(', ') }} from grouped)
+    {% endif %}
 
 ),
 
 final as (
 
     select
-        survey_year,
-        unit_code,
-        layanan_code,
-        is_in_window,
-        is_counted,
-        answered_items_mask,
+        {{ groups | join(',\n        ') }},
         {% for column in score_columns() %}
         cast(sum({{ column }}) as bigint) as {{ column }},
         {% endfor %}
         cast(sum(responses) as bigint) as responses
 
-    from (
-        select * from earlier
-        union all by name
-        select * from aggregated
-    ) as together
-    group by
-        survey_year,
-        unit_code,
-        layanan_code,
-        is_in_window,
-        is_counted,
-        answered_items_mask
+    from summed
+    group by {{ groups | join(', ') }}
 
 )
-{% else %}
-final as (
-
-    select * from aggregated
-
-)
-{% endif %}
 
 select * from final

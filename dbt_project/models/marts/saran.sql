@@ -1,15 +1,13 @@
--- depends_on: {{ source('ops', 'mart_build_scopes') }}
--- depends_on: {{ source('ops', 'mart_build_delta') }}
-{{ response_incremental() }}
+{#- A view: its rows come from int_saran_listed, which an incremental build appends to;
+    the names are those of this build (a unit outside the registry takes the name of its
+    latest response). The served file and the Parquet export hold it as a table. -#}
+{{ config(materialized='view') }}
 
 with
 
-responses as (
+suggestions as (
 
-    select * from {{ ref('int_responses_counted') }}
-    {% if is_incremental() %}
-    where {{ in_this_build() }}
-    {% endif %}
+    select * from {{ ref('int_saran_listed') }}
 
 ),
 
@@ -22,27 +20,6 @@ units as (
 layanan as (
 
     select * from {{ ref('int_layanan_resolved') }}
-
-),
-
--- every received response's suggestion, counted or not (SPEC §4); no personal data (a
--- phone number or e-mail address in the text is masked in staging).
--- A suggestion is free text from the public. One that starts like a spreadsheet formula
--- (= + - @, a tab or a line break, or their full-width forms) would run as a formula
--- when an analyst opens an export of this mart in Excel or Sheets (CSV injection), so it
--- is published with a leading apostrophe: spreadsheets read that as "text", and the
--- words stay as written. raw.responses keeps the suggestion exactly as received.
-suggestions as (
-
-    select
-        * exclude (saran),
-        case
-            when regexp_matches(saran, '^[=+\-@\t\r\n＝＋－＠]') then '''' || saran
-            else saran
-        end as saran
-
-    from responses
-    where saran is not null
 
 ),
 

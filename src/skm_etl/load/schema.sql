@@ -175,7 +175,7 @@ create table if not exists ops.mart_build_delta (
 create table if not exists ops.mart_build_state (
     fingerprint varchar not null,
     responses bigint not null,
-    -- the batches the responses came from: count and sum of hash(batch_id) over rows
+    -- which batches those responses came from: sum of hash(batch_id) over the rows
     batches varchar not null,
     loaded_through timestamp,
     built_at timestamp not null

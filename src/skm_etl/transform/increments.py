@@ -12,11 +12,15 @@ is full (`dbt build --full-refresh`) whenever:
 
 - no complete build is recorded (the first build, or the last one failed or was cut
   off: the record is removed before every build and written back only after success);
-- the fingerprint differs: the dbt project's files, dbt's version, the run's vars
-  (`counting`), the content of every `ref` table (survey windows, populations, the unit
+- the fingerprint differs: the dbt project's files, the versions of dbt, dbt-duckdb,
+  DuckDB and skm-etl, the run's vars (`counting`), the content of every `ref` table (survey windows, populations, the unit
   registry, layanan, questionnaire items, RTL) or the columns of `raw.responses`;
-- a response loaded before the last build is gone (a replay deletes and reloads):
-  fewer responses are loaded up to the last build's `loaded_at` than it recorded.
+- the responses loaded up to the last build's `loaded_at` are not those it was built
+  from (their count or batches differ: a replay deletes and reloads).
+
+Names of units and layanan are not kept in these models: the marts that show them
+(`saran`, `respondent_profile`) are views joining the names of each build, since a unit
+outside the registry takes the name of its latest response.
 
 The plan goes to two tables the models read: `ops.mart_build_scopes` (the scopes with
 new responses; every scope on a full build) and `ops.mart_build_delta` (on an
@@ -54,7 +58,7 @@ class BuildPlan:
     reason: str
     fingerprint: str
     responses: int
-    batches: str
+    batches: str  # the batches of those responses: sum of hash(batch_id) over rows
     loaded_through: dt.datetime | None
     scopes: int
     scopes_total: int
@@ -87,11 +91,8 @@ def build(
     from skm_etl.transform.dbt_runner import default_project_dir, run_dbt
 
     project_dir = project_dir or default_project_dir()
-    con = open_store(store)
-    try:
+    with open_store(store) as con:
         plan = plan_build(con, project_fingerprint(project_dir, vars))
-    finally:
-        con.close()
     log.info("dbt: %s", plan.describe())
     result = run_dbt(
         store,
@@ -102,11 +103,8 @@ def build(
         on_event=on_event,
     )
     if result.success:
-        con = open_store(store)
-        try:
+        with open_store(store) as con:
             record_build(con, plan)
-        finally:
-            con.close()
     return plan, result
 
 
@@ -129,9 +127,8 @@ def plan_build(con: duckdb.DuckDBPyConnection, project: str) -> BuildPlan:
     one is full.
     """
     fingerprint = hashlib.sha256(f"{project}\n{_store_digest(con)}".encode()).hexdigest()
-    responses, loaded_through = con.execute(
-        "select count(*), max(loaded_at) from raw.responses"
-    ).fetchone()
+    (loaded_through,) = con.execute("select max(loaded_at) from raw.responses").fetchone()
+    responses, batches = _loaded(con, loaded_through)
     state = con.execute(
         f"select fingerprint, responses, batches, loaded_through from {STATE_TABLE}"  # noqa: S608
     ).fetchall()
@@ -162,22 +159,23 @@ def plan_build(con: duckdb.DuckDBPyConnection, project: str) -> BuildPlan:
         con.execute("rollback")
         raise
     scopes = con.execute(f"select count(*) from {SCOPES_TABLE}").fetchone()[0]  # noqa: S608
-    new = con.execute(
-        "select count(*) from raw.responses where loaded_at > ?", [since or dt.datetime.min]
-    ).fetchone()[0]
-    total = con.execute(
-        "select count(distinct (survey_year, trim(unit_code))) from raw.responses"
-    ).fetchone()[0]
+    if reason is not None:  # every scope listed, every response read
+        total, new = scopes, responses
+    else:
+        total = con.execute(
+            "select count(distinct (survey_year, trim(unit_code))) from raw.responses"
+        ).fetchone()[0]
+        new = responses - state[0][1]
     return BuildPlan(
         full=reason is not None,
         reason=reason or "",
         fingerprint=fingerprint,
-        responses=int(responses),
-        batches=_batches(con, loaded_through),
+        responses=responses,
+        batches=batches,
         loaded_through=loaded_through,
         scopes=int(scopes),
         scopes_total=int(total),
-        new_responses=int(new),
+        new_responses=new,
     )
 
 
@@ -212,13 +210,13 @@ def _clear_plan(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"delete from {DELTA_TABLE}")  # noqa: S608
 
 
-def _batches(con: duckdb.DuckDBPyConnection, loaded_through: dt.datetime | None) -> str:
-    """Which batches the responses loaded up to `loaded_through` came from (a digest)."""
+def _loaded(con: duckdb.DuckDBPyConnection, through: dt.datetime | None) -> tuple[int, str]:
+    """How many responses were loaded up to `through`, and from which batches (a digest)."""
     count, digest = con.execute(
         "select count(*), sum(hash(batch_id)) from raw.responses where loaded_at <= ?",
-        [loaded_through or dt.datetime.min],
+        [through or dt.datetime.min],
     ).fetchone()
-    return f"{count}:{digest}"
+    return int(count), str(digest)
 
 
 def _full_reason(con: duckdb.DuckDBPyConnection, fingerprint: str, rows: list[tuple]) -> str | None:
@@ -232,49 +230,12 @@ def _full_reason(con: duckdb.DuckDBPyConnection, fingerprint: str, rows: list[tu
             "(windows, populations, registry, layanan, items, RTL) or the raw table's "
             "columns changed"
         )
-    if _batches(con, loaded_through) != batches:
-        kept = con.execute(
-            "select count(*) from raw.responses where loaded_at <= ?",
-            [loaded_through or dt.datetime.min],
-        ).fetchone()[0]
+    kept, kept_batches = _loaded(con, loaded_through)
+    if (kept, kept_batches) != (responses, batches):
         return (
             f"the responses loaded up to the last build's time changed ({kept:,} now, "
             f"{responses:,} then): some were removed or replaced since (a replay)"
         )
-    return _renamed(con, loaded_through)
-
-
-def _renamed(con: duckdb.DuckDBPyConnection, loaded_through: dt.datetime | None) -> str | None:
-    """A unit outside the registry, or a layanan outside the catalogue, takes the name of
-    its latest response (dbt's int_units_resolved, int_layanan_resolved), which every
-    row of it in the marts shows: a new response under another name renames them all."""
-    try:
-        renamed = con.execute(
-            """
-            select
-                exists (
-                    select 1 from raw.responses as r
-                    inner join intermediate.int_units_resolved as u
-                        on u.unit_code = trim(r.unit_code)
-                    where r.loaded_at > $since and not u.is_registered
-                        and u.unit_name is distinct from trim(r.unit_name)
-                ),
-                exists (
-                    select 1 from raw.responses as r
-                    inner join intermediate.int_layanan_resolved as l
-                        on l.layanan_code = trim(r.layanan_code)
-                    where r.loaded_at > $since and not l.is_catalogued
-                        and l.layanan_name is distinct from trim(r.layanan_name)
-                )
-            """,
-            {"since": loaded_through or dt.datetime.min},
-        ).fetchone()
-    except duckdb.CatalogException:
-        return "the last build's tables of units and layanan are missing"
-    if renamed[0]:
-        return "a unit outside the registry was loaded under a new name (its rows are renamed)"
-    if renamed[1]:
-        return "a layanan outside the catalogue was loaded under a new name (its rows are renamed)"
     return None
 
 
@@ -294,12 +255,7 @@ def _store_digest(con: duckdb.DuckDBPyConnection) -> str:
     for name in tables:
         # order-free: the rows' hashes summed (a hugeint), with the count
         row = con.execute(
-            f"select count(*), sum(hash(t)) from ref.{_quote(name)} as t"  # noqa: S608 - quoted
+            "select count(*), sum(hash(t)) from query_table(?) as t", [f"ref.{name}"]
         ).fetchone()
         digest.update(f"{name}:{row[0]}:{row[1]}\n".encode())
     return digest.hexdigest()
-
-
-def _quote(identifier: str) -> str:
-    """Quote a table name read from the catalogue."""
-    return '"' + identifier.replace('"', '""') + '"'
