@@ -9,7 +9,13 @@ from typing import Any
 import polars as pl
 import pytest
 
-from skm_etl.validate import DEFAULT_SUITE_PATH, ValidationError, native, validate_responses
+from skm_etl.validate import (
+    DEFAULT_SUITE_PATH,
+    ValidationError,
+    native,
+    validate_parts,
+    validate_responses,
+)
 from skm_etl.validate.suite import load_suite
 from tests.test_validate import CASES, KNOWN_LAYANAN, YEAR, perturb, valid_frame
 
@@ -152,3 +158,86 @@ def test_a_run_page_sums_its_files_in_the_data_docs(tmp_path):
     page = pages[0].read_text(encoding="utf-8")
     assert "&lt;b&gt;a.csv:9" in page and "b.csv:10" in page
     assert "<b>a.csv" not in page
+
+
+def files_of_a_batch() -> list[tuple[pl.DataFrame, int]]:
+    """Four files as a read batch stacks them: failures of many kinds, a response key
+    repeated within a file, two survey years, and a file without rows. The files share
+    their keys (valid_frame numbers them from 0): a repeat across files is no failure."""
+    first = perturb(valid_frame(6), 1, q1=0, respondent_age=7)
+    first = perturb(first, 4, response_key=first["response_key"][0])  # a double submission
+    second = perturb(valid_frame(5), 2, layanan_code="L99", ak3=9)
+    second = second.with_columns(pl.lit(2023, dtype=pl.Int32).alias("survey_year"))
+    second = perturb(second, 0, survey_year=YEAR)  # the wrong year for its file
+    third = perturb(valid_frame(3), 0, submitted_at=datetime(3024, 5, 1), completion_pct=-0.5)
+    return [(first, YEAR), (second, 2023), (valid_frame(0), YEAR), (third, YEAR)]
+
+
+def counts(tallies: dict) -> dict:
+    """A report's tallies without the parameters (the time limit is taken per call)."""
+    return {
+        rule: (t.success, t.element_count, t.missing_count, t.unexpected_count)
+        for rule, t in tallies.items()
+    }
+
+
+@pytest.mark.parametrize("engine", ["auto", "gx"])
+def test_a_batch_of_files_gives_each_file_what_it_gives_alone(engine):
+    files = files_of_a_batch()
+    options: dict[str, Any] = {"scale": 6, "known_layanan_codes": KNOWN_LAYANAN, "engine": engine}
+
+    outcomes = validate_parts(
+        {i: frame for i, (frame, _) in enumerate(files)},
+        years={i: year for i, (_, year) in enumerate(files)},
+        names={i: f"file{i}.csv" for i in range(len(files))},
+        **options,
+    )
+
+    assert list(outcomes) == [0, 1, 2, 3]
+    assert [o.failures.height for o in outcomes.values()] == [3, 3, 0, 2]
+    for i, (frame, year) in enumerate(files):
+        alone = validate_responses(frame, survey_year=year, batch_name=f"file{i}.csv", **options)
+        together = outcomes[i]
+        assert_same(together, alone)
+        assert together.report.failures_shown.equals(alone.report.failures_shown)
+        assert together.report.success is alone.report.success
+        assert together.report.parameters == alone.report.parameters | {
+            "submitted_at_max": together.report.parameters["submitted_at_max"]
+        }
+        assert counts(together.report.tallies) == counts(alone.report.tallies)
+        assert together.report.table_result.success is alone.report.table_result.success
+
+
+def test_a_file_that_cannot_be_validated_fails_alone_with_the_reason(tmp_path):
+    frames = {"a.csv": valid_frame(2).drop("respondent_age"), "b.csv": valid_frame(3)}
+    options: dict[str, Any] = {
+        "years": dict.fromkeys(frames, YEAR),
+        "names": {name: name for name in frames},
+        "scale": 6,
+        "known_layanan_codes": KNOWN_LAYANAN,
+    }
+
+    outcomes = validate_parts(frames, **options)
+
+    assert isinstance(outcomes["a.csv"], ValidationError)
+    assert "respondent_age" in str(outcomes["a.csv"])
+    assert outcomes["b.csv"].success
+
+    # a suite the native engine cannot run fails every file of the batch
+    suite = json.loads(DEFAULT_SUITE_PATH.read_text(encoding="utf-8"))
+    suite["expectations"].append(
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "respondent_sex", "min_value": 1, "max_value": 2},
+            "meta": {"reason": "tidak dipakai / unused"},
+        }
+    )
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(suite), encoding="utf-8")
+    frames["a.csv"] = valid_frame(2)
+
+    outcomes = validate_parts(frames, suite_path=path, **options)
+
+    for outcome in outcomes.values():
+        assert isinstance(outcome, ValidationError)
+        assert "validation could not run: expect_column_values_to_be_between" in str(outcome)

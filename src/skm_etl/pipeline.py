@@ -36,7 +36,7 @@ from skm_etl.sources import (
 )
 from skm_etl.sources.plans import read_populations, read_rtl
 from skm_etl.sources.result import ISSUE_SCHEMA
-from skm_etl.validate import ValidationError, validate_responses, write_data_docs
+from skm_etl.validate import ValidationError, ValidationOutcome, validate_parts, write_data_docs
 
 log = logging.getLogger("skm_etl")
 
@@ -427,7 +427,8 @@ def _resolve_unit(prepared: Prepared, source: SourceFile, result: ReadResult) ->
 def _check(
     settings: Settings, prepared: Prepared, files: list[tuple[SourceFile, _Read]]
 ) -> list[_Checked | ValidationError]:
-    """Key the files' responses in one pass, then validate each file and split off its rejects."""
+    """Key the files' responses in one pass, validate them in one (the suite's native
+    engine; GX goes file by file), then split off each file's rejects."""
     keyed = warehouse.add_response_keys(
         pl.concat(
             [
@@ -443,25 +444,26 @@ def _check(
     )
     parts = keyed.partition_by("load_part", as_dict=True, include_key=False)
     no_responses = keyed.clear().drop("load_part")  # a file whose every row was an issue
+    frames = [parts.get((part,), no_responses) for part in range(len(files))]
+    outcomes = _validate(settings, prepared, frames, files)
     checked: list[_Checked | ValidationError] = []
-    for part, (source, read) in enumerate(files):
-        responses = parts.get((part,), no_responses)
-        try:
-            failures, report = _validate(
-                settings, prepared, responses, read.result.survey_year, source.display_name
-            )
-        except ValidationError as exc:
-            checked.append(_detached(exc))
+    for part, (_, read) in enumerate(files):
+        outcome = outcomes[part]
+        if isinstance(outcome, ValidationError):
+            checked.append(_detached(outcome))
             continue
+        responses = frames[part]
         # a cell the reader already rejected (a score out of range, blank) fails the suite
         # too: one reason per cell, the reader's
-        rejected = pl.concat([read.result.issues.cast(ISSUE_SCHEMA), failures.cast(ISSUE_SCHEMA)])
+        rejected = pl.concat(
+            [read.result.issues.cast(ISSUE_SCHEMA), outcome.failures.cast(ISSUE_SCHEMA)]
+        )
         rejected = rejected.filter(
             pl.col("column").is_null() | pl.struct("source_row", "column").is_first_distinct()
         )
         bad_rows = rejected.select("source_row").unique()
         accepted = responses.join(bad_rows, on="source_row", how="anti")
-        checked.append(_Checked(accepted, rejected, bad_rows.height, report))
+        checked.append(_Checked(accepted, rejected, bad_rows.height, outcome.report))
     return checked
 
 
@@ -591,20 +593,23 @@ def _load_group(
 
 
 def _validate(
-    settings: Settings, prepared: Prepared, responses: pl.DataFrame, year: int, name: str
-) -> tuple[pl.DataFrame, object]:
+    settings: Settings,
+    prepared: Prepared,
+    frames: list[pl.DataFrame],
+    files: list[tuple[SourceFile, _Read]],
+) -> dict[int, ValidationOutcome | ValidationError]:
+    """Validate each file's keyed responses (`frames`, in `files` order); by index."""
     # Data Docs are written once per run (write_validation_docs): a page per file costs a
     # fraction of a second, and GX's index reads every stored result each time.
-    outcome = validate_responses(
-        responses,
+    return validate_parts(
+        dict(enumerate(frames)),
+        years={part: read.result.survey_year for part, (_, read) in enumerate(files)},
+        names={part: source.display_name for part, (source, _) in enumerate(files)},
         scale=settings.scale,
         known_layanan_codes=[x.code for x in prepared.reference.layanan],
-        survey_year=year,
         chunk_rows=settings.validation_chunk_rows,
         engine=settings.validation_engine,
-        batch_name=name,
     )
-    return outcome.failures, outcome.report
 
 
 def write_validation_docs(settings: Settings, summary: RunSummary) -> None:

@@ -11,6 +11,7 @@ from skm_etl.validate.gx_runner import (
     BatchReport,
     ValidationError,
     ValidationOutcome,
+    validate_parts,
     validate_responses,
     write_data_docs,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "OCCURRENCE_COLUMN",
     "ValidationError",
     "ValidationOutcome",
+    "validate_parts",
     "validate_responses",
     "write_data_docs",
 ]

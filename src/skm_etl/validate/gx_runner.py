@@ -30,7 +30,7 @@ import html
 import re
 import threading
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -96,33 +96,184 @@ def validate_responses(
     Raises `ValidationError` when the frame lacks required columns or GX cannot run; the
     message is meant for `ops.rejected_files`.
     """
+    _check_options(engine, chunk_rows)
+    suite = load_suite(suite_path)
+    _check_required_columns(frame, suite)
+    parameters = _expectation_parameters(scale, known_layanan_codes, survey_year, datetime.now())
+    prepared = mark_repeated_keys(frame)
+
+    first_meta: dict[str, Any] | None = None
+    if engine == "auto" and native.supports(suite):
+        tallies, table_result = _native_tallies(prepared, suite, parameters)
+    else:
+        with _GX_LOCK:
+            tallies, table_result, first_meta = _gx_tallies(
+                _session(suite, data_docs_dir), suite, prepared, parameters, chunk_rows
+            )
+
+    failures = _failures(prepared, tallies, {"scale": scale, "survey_year": survey_year})
+    outcome = _outcome(
+        suite,
+        batch_name,
+        (tallies, table_result),
+        failures,
+        _shown(failures),
+        first_meta,
+        parameters | {"scale": scale, "survey_year": survey_year},
+        rows=prepared.height,
+        chunk_rows=chunk_rows,
+    )
+    if data_docs_dir is None:
+        return outcome
+    index = write_data_docs(data_docs_dir, batch_name, [outcome.report])
+    return dataclasses.replace(outcome, data_docs_index=index)
+
+
+def validate_parts(
+    frames: dict[Hashable, pl.DataFrame],
+    *,
+    years: dict[Hashable, int],
+    names: dict[Hashable, str],
+    scale: int,
+    known_layanan_codes: Collection[str],
+    chunk_rows: int = 200_000,
+    suite_path: Path = DEFAULT_SUITE_PATH,
+    engine: str = "auto",
+) -> dict[Hashable, ValidationOutcome | ValidationError]:
+    """`validate_responses` for several files' frames (with the same columns) at once.
+
+    `years` gives each file's survey year and `names` its batch name. Each file's outcome
+    is what `validate_responses` gives on its frame alone, or the ValidationError it
+    raises. The native engine evaluates the suite over the files of a survey year stacked
+    into one frame: its cost is mostly per query, so a batch of small files costs about
+    what one file of all their rows does. GX validates file by file.
+    """
+    _check_options(engine, chunk_rows)
+    suite = load_suite(suite_path)
+    options = {
+        "scale": scale,
+        "known_layanan_codes": known_layanan_codes,
+        "chunk_rows": chunk_rows,
+        "suite_path": suite_path,
+        "engine": engine,
+    }
+    if not (engine == "auto" and native.supports(suite)):
+        return {
+            key: _validated_alone(frame, survey_year=years[key], batch_name=names[key], **options)
+            for key, frame in frames.items()
+        }
+    outcomes: dict[Hashable, ValidationOutcome | ValidationError] = {}
+    for key, frame in frames.items():
+        try:
+            _check_required_columns(frame, suite)
+        except ValidationError as error:
+            outcomes[key] = error
+    now = datetime.now()
+    for year in dict.fromkeys(years[key] for key in frames if key not in outcomes):
+        keys = [key for key in frames if key not in outcomes and years[key] == year]
+        parameters = _expectation_parameters(scale, known_layanan_codes, year, now)
+        try:
+            found = _stacked_outcomes([frames[key] for key in keys], suite, parameters, year)
+        except native.NativeEvaluationError as error:
+            outcomes.update(dict.fromkeys(keys, _could_not_run_natively(error)))
+            continue
+        for key, (evaluated, failures, shown, rows) in zip(keys, found, strict=True):
+            outcomes[key] = _outcome(
+                suite,
+                names[key],
+                evaluated,
+                failures,
+                shown,
+                None,
+                parameters | {"scale": scale, "survey_year": year},
+                rows=rows,
+                chunk_rows=chunk_rows,
+            )
+    return {key: outcomes[key] for key in frames}
+
+
+_PART = "__file"  # which file a row of a stacked frame comes from
+
+
+def _stacked_outcomes(
+    frames: list[pl.DataFrame], suite: SuiteFile, parameters: dict[str, Any], year: int
+) -> list[tuple[tuple[dict[Rule, _Tally], Any], pl.DataFrame, pl.DataFrame, int]]:
+    """Evaluate files of one survey year stacked: each one's tallies, failures, the failing
+    rows Data Docs show, and its row count. Raises NativeEvaluationError."""
+    part = _PART if len(frames) > 1 else None
+    stacked = (
+        pl.concat(
+            [f.with_columns(pl.lit(i, dtype=pl.Int32).alias(_PART)) for i, f in enumerate(frames)],
+            rechunk=False,
+        )
+        if part
+        else frames[0]
+    )
+    prepared = mark_repeated_keys(stacked, part)
+    indexes = list(range(len(frames)))
+    results = native.evaluate_parts(prepared, suite, parameters, part, indexes)
+    evaluated = [_tallies_of(results[i]) for i in indexes]
+    # every file's failing rows looked up in one pass, then split by file
+    failing = {
+        rule: _Tally(config=None, positions=[p for t, _ in evaluated for p in t[rule].positions])
+        for rule in evaluated[0][0]
+    }
+    failures = _failures(
+        prepared, failing, {"scale": parameters["scale"], "survey_year": year}, part=part
+    )
+    if part is None:
+        return [(evaluated[0], failures, _shown(failures), prepared.height)]
+    by_file = failures.partition_by(part, as_dict=True, include_key=False)
+    shown = _shown(failures, part).partition_by(part, as_dict=True, include_key=False)
+    none = failures.clear().drop(part)
+    none_shown = _shown(none)
+    return [
+        (evaluated[i], by_file.get((i,), none), shown.get((i,), none_shown), frames[i].height)
+        for i in indexes
+    ]
+
+
+def _validated_alone(frame: pl.DataFrame, **options: Any) -> ValidationOutcome | ValidationError:
+    try:
+        return validate_responses(frame, **options)
+    except ValidationError as error:
+        return error
+
+
+def _check_options(engine: str, chunk_rows: int) -> None:
     if engine not in ("auto", "gx"):
         raise ValueError(f"engine must be 'auto' or 'gx', got {engine!r}")
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
-    suite = load_suite(suite_path)
-    _check_required_columns(frame, suite)
-    # Naive local time like `submitted_at`; the extra day also absorbs time-zone offsets.
-    now = datetime.now()
-    expectation_parameters = {
+
+
+def _expectation_parameters(
+    scale: int, known_layanan_codes: Collection[str], survey_year: int, now: datetime
+) -> dict[str, Any]:
+    """The suite's parameters; `now` is naive local time like `submitted_at`, and the extra
+    day also absorbs time-zone offsets."""
+    return {
         "scale": scale,
         "known_layanan_codes": sorted(set(known_layanan_codes)),
         "survey_years": [survey_year],
         "submitted_at_max": now + timedelta(days=1),
     }
-    reason_parameters = {"scale": scale, "survey_year": survey_year}
-    prepared = mark_repeated_keys(frame)
 
-    first_meta: dict[str, Any] | None = None
-    if engine == "auto" and native.supports(suite):
-        tallies, table_result = _native_tallies(prepared, suite, expectation_parameters)
-    else:
-        with _GX_LOCK:
-            tallies, table_result, first_meta = _gx_tallies(
-                _session(suite, data_docs_dir), suite, prepared, expectation_parameters, chunk_rows
-            )
 
-    failures = _failures(prepared, tallies, reason_parameters)
+def _outcome(
+    suite: SuiteFile,
+    batch_name: str,
+    evaluated: tuple[dict[Rule, _Tally], Any],
+    failures: pl.DataFrame,
+    shown: pl.DataFrame,
+    meta: dict[str, Any] | None,
+    parameters: dict[str, Any],
+    *,
+    rows: int,
+    chunk_rows: int,
+) -> ValidationOutcome:
+    """One batch's outcome and Data Docs report from its tallies and failing rows."""
+    tallies, table_result = evaluated
     success = all(t.success for t in tallies.values()) and (
         table_result is None or bool(table_result.success)
     )
@@ -132,28 +283,33 @@ def validate_responses(
         success=success,
         tallies={rule: tally.summary() for rule, tally in tallies.items()},
         table_result=table_result,
-        failures_shown=failures.select("source_row", "value", "rule_position")
-        .group_by("rule_position", maintain_order=True)
-        .head(PARTIAL_ROWS),
-        meta=first_meta,
+        failures_shown=shown,
+        meta=meta,
         parameters={
-            "scale": scale,
-            "survey_year": survey_year,
-            "known_layanan_codes": len(expectation_parameters["known_layanan_codes"]),
-            "submitted_at_max": expectation_parameters["submitted_at_max"].isoformat(),
-            "rows": prepared.height,
+            "scale": parameters["scale"],
+            "survey_year": parameters["survey_year"],
+            "known_layanan_codes": len(parameters["known_layanan_codes"]),
+            "submitted_at_max": parameters["submitted_at_max"].isoformat(),
+            "rows": rows,
             "chunk_rows": chunk_rows,
         },
     )
-    data_docs_index = None
-    if data_docs_dir is not None:
-        data_docs_index = write_data_docs(data_docs_dir, batch_name, [report])
     return ValidationOutcome(
         failures=failures.drop("rule_position"),
         expectations_evaluated=len(suite.rules),
         success=success,
-        data_docs_index=data_docs_index,
         report=report,
+    )
+
+
+def _shown(failures: pl.DataFrame, part: str | None = None) -> pl.DataFrame:
+    """The failing rows Data Docs show: the first PARTIAL_ROWS of each expectation (of
+    each file, with `part`)."""
+    by = [part, "rule_position"] if part else ["rule_position"]
+    return (
+        failures.select(*by, "source_row", "value")
+        .group_by(by, maintain_order=True)
+        .head(PARTIAL_ROWS)
     )
 
 
@@ -234,13 +390,15 @@ def write_data_docs(data_docs_dir: Path, batch_name: str, reports: list[BatchRep
         )
 
 
-def mark_repeated_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add `response_key_occurrence`: 1 for a key's first row in frame order, 2, 3 … after."""
+def mark_repeated_keys(frame: pl.DataFrame, part: str | None = None) -> pl.DataFrame:
+    """Add `response_key_occurrence`: 1 for a key's first row in frame order, 2, 3 … after
+    (within each file, when the `part` column says which file a row comes from)."""
     key = pl.col("response_key")
     # Numbering within each key is a group-by over millions of keys; repeats are rare, so
     # the cheaper is_first_distinct() decides whether it is needed at all.
     has_repeats = not frame.select((key.is_first_distinct() | key.is_null()).all()).item()
-    occurrence = pl.int_range(pl.len()).over(key) + 1 if has_repeats else pl.lit(1)
+    within = [part, "response_key"] if part else ["response_key"]
+    occurrence = pl.int_range(pl.len()).over(within) + 1 if has_repeats else pl.lit(1)
     return frame.with_columns(
         pl.when(key.is_not_null()).then(occurrence.cast(pl.Int64)).alias(OCCURRENCE_COLUMN),
     )
@@ -282,11 +440,20 @@ def _native_tallies(
     try:
         results = native.evaluate(prepared, suite, expectation_parameters)
     except native.NativeEvaluationError as error:
-        raise ValidationError(
-            "validasi gagal dijalankan / validation could not run: "
-            f"{error.rule.type} ({error.rule.column}): {error}; "
-            "laporkan ke tim data / report this to the data team"
-        ) from error
+        raise _could_not_run_natively(error) from error
+    return _tallies_of(results)
+
+
+def _could_not_run_natively(error: native.NativeEvaluationError) -> ValidationError:
+    return ValidationError(
+        "validasi gagal dijalankan / validation could not run: "
+        f"{error.rule.type} ({error.rule.column}): {error}; "
+        "laporkan ke tim data / report this to the data team"
+    )
+
+
+def _tallies_of(results: list[native.RuleResult]) -> tuple[dict[Rule, _Tally], Any]:
+    """The tallies (and the table expectation's result) of a native evaluation."""
     tallies: dict[Rule, _Tally] = {}
     table_result = None
     for result in results:
@@ -422,9 +589,15 @@ def _exception_infos(exception_info: dict[str, Any] | None) -> Iterable[dict[str
 
 
 def _failures(
-    prepared: pl.DataFrame, tallies: dict[Rule, _Tally], reason_parameters: dict[str, Any]
+    prepared: pl.DataFrame,
+    tallies: dict[Rule, _Tally],
+    reason_parameters: dict[str, Any],
+    *,
+    part: str | None = None,
 ) -> pl.DataFrame:
-    """Look failing positions up in the frame: one row per failing row and expectation."""
+    """Look failing positions up in the frame: one row per failing row and expectation
+    (with the `part` column of each, when given)."""
+    kept = [part] if part else []
     parts = []
     for rule, tally in tallies.items():
         if not tally.positions:
@@ -439,12 +612,16 @@ def _failures(
                 pl.lit(rule.reason_for(reason_parameters), dtype=pl.Utf8).alias("reason"),
                 positions.alias("position"),
                 pl.lit(rule.position, dtype=pl.Int32).alias("rule_position"),
+                *(pl.col(c).gather(positions) for c in kept),
             )
         )
     if not parts:
-        return pl.DataFrame(schema={**FAILURE_SCHEMA, "rule_position": pl.Int32})
+        empty = {**FAILURE_SCHEMA, "rule_position": pl.Int32}
+        return pl.DataFrame(schema=empty | {c: prepared.schema[c] for c in kept})
     return (
-        pl.concat(parts).sort("position", "rule_position").select(*FAILURE_SCHEMA, "rule_position")
+        pl.concat(parts)
+        .sort("position", "rule_position")
+        .select(*FAILURE_SCHEMA, "rule_position", *kept)
     )
 
 

@@ -19,6 +19,7 @@ could not run (a range check on a text column, a missing parameter) raises
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,9 @@ SUPPORTED_KWARGS: dict[str, frozenset[str]] = {
 }
 
 
+_NO_POSITIONS = pl.Series("position", [], pl.Int64)  # read only, so one serves every result
+
+
 class NativeEvaluationError(Exception):
     """The expectation cannot be evaluated on this frame (GX would raise too)."""
 
@@ -57,7 +61,7 @@ class RuleResult:
     element_count: int = 0
     missing_count: int = 0
     unexpected_count: int = 0
-    positions: pl.Series = field(default_factory=lambda: pl.Series("position", [], pl.Int64))
+    positions: pl.Series = field(default_factory=lambda: _NO_POSITIONS)
     observed_value: Any = None  # table expectations: the frame's columns
 
 
@@ -72,48 +76,98 @@ def supports(suite: SuiteFile) -> bool:
 
 def evaluate(frame: pl.DataFrame, suite: SuiteFile, parameters: dict[str, Any]) -> list[RuleResult]:
     """Evaluate every expectation of the suite on the frame, in suite order."""
-    results: list[RuleResult] = []
-    masks: list[tuple[int, pl.Expr, pl.Expr]] = []  # result index, unexpected, missing
+    return evaluate_parts(frame, suite, parameters, None, [None])[None]
+
+
+def evaluate_parts(
+    frame: pl.DataFrame,
+    suite: SuiteFile,
+    parameters: dict[str, Any],
+    part: str | None,
+    parts: list[Hashable],
+) -> dict[Hashable, list[RuleResult]]:
+    """`evaluate` for each part of a frame stacked from several, in one pass over it.
+
+    The `part` column says which part a row belongs to (None: the frame is one part);
+    `parts` lists every part, also those without rows. Each part's results are what
+    `evaluate` gives on that part's rows alone, except that `positions` are positions in
+    the stacked frame. A file costs a few queries whatever its size, so a batch of small
+    files is evaluated together.
+    """
+    columns = [c for c in frame.columns if c != part]
     schema = frame.schema  # built on every access: once, not once per expectation
+    rules: list[tuple[Rule, dict[str, Any]]] = []
+    masks: list[tuple[int, pl.Expr, pl.Expr]] = []  # rule index, unexpected, missing
     for rule, expectation in zip(suite.rules, suite.document["expectations"], strict=True):
         kwargs = {
             name: _resolve(rule, value, parameters)
             for name, value in expectation.get("kwargs", {}).items()
         }
-        if rule.type == TABLE_COLUMNS_EXPECTATION:
-            results.append(_table_result(rule, kwargs, frame.columns))
-            continue
-        column = kwargs.get("column")
-        if column not in schema:
-            raise NativeEvaluationError(rule, f"column {column!r} is not in the batch")
-        unexpected, missing = _predicate(rule, kwargs, schema[column])
-        masks.append((len(results), unexpected, missing))
-        results.append(RuleResult(rule=rule, kwargs=kwargs, success=True))
-    if not masks:
-        return results
+        if rule.type != TABLE_COLUMNS_EXPECTATION:
+            column = kwargs.get("column")
+            if column not in schema:
+                raise NativeEvaluationError(rule, f"column {column!r} is not in the batch")
+            unexpected, missing = _predicate(rule, kwargs, schema[column])
+            masks.append((len(rules), unexpected, missing))
+        rules.append((rule, kwargs))
 
-    counts = frame.select(
+    counts, positions = _counts(frame, masks, part, parts) if masks else ({}, {})
+    results: dict[Hashable, list[RuleResult]] = {}
+    for key in parts:
+        row = counts.get(key)
+        results[key] = []
+        for i, (rule, kwargs) in enumerate(rules):
+            if rule.type == TABLE_COLUMNS_EXPECTATION:
+                results[key].append(_table_result(rule, kwargs, columns))
+                continue
+            result = RuleResult(rule=rule, kwargs=kwargs, success=True)
+            if row is not None:
+                result.element_count = int(row["n"])
+                result.unexpected_count = int(row[f"u{i}"])
+                result.missing_count = int(row[f"m{i}"])
+            if (key, i) in positions:
+                result.positions = positions[(key, i)]
+            result.success = _meets_mostly(result)
+            results[key].append(result)
+    return results
+
+
+def _counts(
+    frame: pl.DataFrame,
+    masks: list[tuple[int, pl.Expr, pl.Expr]],
+    part: str | None,
+    parts: list[Hashable],
+) -> tuple[dict[Hashable, dict[str, Any]], dict[tuple[Hashable, int], pl.Series]]:
+    """Each part's rows and counts of unexpected and missing values (row `n`, `u<i>`,
+    `m<i>` for the mask of rule i), and the frame positions of its unexpected rows."""
+    aggregates = [
+        pl.len().alias("n"),
         *(unexpected.sum().alias(f"u{i}") for i, unexpected, _ in masks),
         *(missing.sum().alias(f"m{i}") for i, _, missing in masks),
+    ]
+    whole = part is None or len(parts) == 1  # one part: no group-by
+    if whole:
+        counts = {parts[0]: frame.select(aggregates).row(0, named=True)}
+    else:
+        grouped = frame.group_by(part).agg(aggregates)
+        counts = {row[part]: row for row in grouped.iter_rows(named=True)}
+    failing = [(i, u) for i, u, _ in masks if any(row[f"u{i}"] for row in counts.values())]
+    if not failing:
+        return counts, {}
+    found = frame.select(
+        *(pl.arg_where(u).cast(pl.Int64).implode().alias(f"p{i}") for i, u in failing),
+        *(() if whole else (pl.col(part).filter(u).implode().alias(f"q{i}") for i, u in failing)),
     ).row(0, named=True)
-    failing = [(i, unexpected) for i, unexpected, _ in masks if counts[f"u{i}"]]
-    positions = (
-        frame.select(
-            pl.arg_where(unexpected).cast(pl.Int64).implode().alias(f"p{i}")
-            for i, unexpected in failing
-        ).row(0, named=True)
-        if failing
-        else {}
-    )
-    for i, _, _ in masks:
-        result = results[i]
-        result.element_count = frame.height
-        result.unexpected_count = int(counts[f"u{i}"])
-        result.missing_count = int(counts[f"m{i}"])
-        if f"p{i}" in positions:
-            result.positions = pl.Series("position", positions[f"p{i}"], dtype=pl.Int64)
-        result.success = _meets_mostly(result)
-    return results
+    positions: dict[tuple[Hashable, int], pl.Series] = {}
+    for i, _ in failing:
+        hits = pl.Series("position", found[f"p{i}"], dtype=pl.Int64)
+        if whole:
+            positions[(parts[0], i)] = hits
+            continue
+        by_part = pl.DataFrame([hits, pl.Series(part, found[f"q{i}"], dtype=frame.schema[part])])
+        for (key,), rows in by_part.partition_by(part, as_dict=True).items():
+            positions[(key, i)] = rows["position"]
+    return counts, positions
 
 
 def _resolve(rule: Rule, value: Any, parameters: dict[str, Any]) -> Any:
