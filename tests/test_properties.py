@@ -36,6 +36,7 @@ from skm_etl.reference import load_reference
 from skm_etl.settings import load_settings
 from skm_etl.sources import SourceFileError, read_google_forms, read_sapaapip
 from skm_etl.sources.result import ISSUE_SCHEMA, RESPONSE_SCHEMA
+from skm_etl.sources.tabular import any_cell, first_cells
 
 REFERENCE = load_reference()
 LAYANAN = {
@@ -142,6 +143,28 @@ def _write(path: Path, records: list[list[str]], delimiter: str, encoding: str) 
 
 
 # --- readers -------------------------------------------------------------------------------
+
+
+cell_rows = st.lists(
+    st.lists(
+        st.one_of(st.none(), st.sampled_from(["", " ", "1", "a", "Tahun"])), min_size=3, max_size=3
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=cell_rows, width=st.integers(min_value=1, max_value=3))
+def test_the_cheap_row_checks_agree_with_coalesce(rows: list[list[str | None]], width: int) -> None:
+    columns = ["c0", "c1", "c2"][:width]
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(["c0", "c1", "c2"], pl.Utf8), orient="row")
+    coalesced = frame.select(pl.coalesce(columns)).to_series()
+
+    has_cell = frame.select(any_cell(columns)).to_series()
+    first = first_cells(frame, columns)
+
+    assert has_cell.to_list() == coalesced.is_not_null().to_list()
+    assert first.to_list() == coalesced.to_list()
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -48,7 +48,7 @@ from skm_etl.sources.constants import (
     WARNING_EXAMPLES,
 )
 from skm_etl.sources.result import ISSUE_SCHEMA, RESPONSE_SCHEMA
-from skm_etl.sources.tabular import ROW
+from skm_etl.sources.tabular import ROW, any_cell
 
 _UTF8_NULL = pl.lit(None, dtype=pl.Utf8)
 
@@ -703,7 +703,7 @@ def extra_field_issues(data: pl.DataFrame, beyond: list[str]) -> pl.DataFrame:
         return pl.DataFrame(schema=ISSUE_SCHEMA)
     return (
         data.lazy()
-        .filter(pl.coalesce(beyond).is_not_null())
+        .filter(any_cell(beyond))
         .select(
             pl.col(ROW).alias("source_row"),
             pl.lit("(baris / row)").alias("column"),

@@ -192,7 +192,8 @@ def _plain_utf8(data: bytes) -> bytes | None:
     """
     if data.startswith(UTF8_BOM) or data[:2] in UTF16_BOMS or b"\x00" in data:
         return None
-    payload = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    # replace() scans the whole file even when it finds nothing; `in` is a fast byte search
+    payload = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in data else data
     try:
         # Rust's UTF-8 check accepts exactly what Python's strict decoder accepts
         pl.Series([payload], dtype=pl.Binary).cast(pl.Utf8)
@@ -353,6 +354,29 @@ def _tidy_cell(name: str) -> pl.Expr:
 def _blank_to_null(expr: pl.Expr) -> pl.Expr:
     """Turn empty strings into nulls."""
     return pl.when(expr != "").then(expr)
+
+
+def any_cell(columns: list[str]) -> pl.Expr:
+    """True for a row with a value in any of the columns (False when there are none).
+
+    A bitwise OR of the columns' validity, far cheaper than asking whether their
+    `coalesce` is null, which copies values column after column.
+    """
+    return pl.any_horizontal(pl.col(columns).is_not_null()) if columns else pl.lit(False)
+
+
+def first_cells(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
+    """Each row's first non-null cell among the columns, as `pl.coalesce` gives it.
+
+    Only the rows whose first column is blank look further: in a tabulation that is a few
+    title and metadata rows, so this costs a fraction of a whole-frame coalesce.
+    """
+    first = frame[columns[0]]
+    if first.null_count() == 0 or len(columns) == 1:
+        return first
+    blank = first.is_null()
+    rest = frame.filter(blank).select(pl.coalesce(columns[1:])).to_series()
+    return first.scatter(blank.arg_true(), rest)
 
 
 def row_values(sheet: Sheet, index: int) -> list[str | None]:

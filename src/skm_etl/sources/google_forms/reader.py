@@ -32,7 +32,7 @@ from skm_etl.sources.google_forms.constants import (
     UNREAD_PREFIXES,
 )
 from skm_etl.sources.result import PERSONAL_SCHEMA, ReadResult, file_error
-from skm_etl.sources.tabular import ROW, Sheet, read_sheets, row_values
+from skm_etl.sources.tabular import ROW, Sheet, any_cell, read_sheets, row_values
 
 PERSONAL_ROLES = ("respondent_name", "respondent_phone")
 
@@ -89,8 +89,7 @@ def locate_google_forms(path: Path, ref: Reference, *, unit_name: str, survey_ye
     sheet = read_sheets(path)[0]
     header_index = _header_index(sheet, name)
     mapping = _map_columns(sheet, header_index, ref, name)
-    # coalesce is null exactly when every cell is: one expression instead of one per cell
-    data = sheet.frame.slice(header_index + 1).filter(pl.coalesce(sheet.cell_columns).is_not_null())
+    data = sheet.frame.slice(header_index + 1).filter(any_cell(sheet.cell_columns))
     header_row = header_index + 1
     if data.is_empty():
         raise file_error(
@@ -174,9 +173,7 @@ def personal_cells(path: Path) -> PersonalCells:
 def _header_index(sheet: Sheet, name: str) -> int:
     """Return the 0-based index of the first non-blank row (the titles)."""
     cells = sheet.cell_columns
-    non_blank = sheet.frame.with_row_index("__index").filter(
-        pl.coalesce(cells).is_not_null() if cells else pl.lit(False)
-    )
+    non_blank = sheet.frame.with_row_index("__index").filter(any_cell(cells))
     if non_blank.is_empty():
         raise file_error(
             f"file {name} kosong",

@@ -35,7 +35,14 @@ from skm_etl.sources.sapaapip.constants import (
     UNSUR_GROUP,
     YEAR_LABELS,
 )
-from skm_etl.sources.tabular import ROW, Sheet, read_sheets, row_values
+from skm_etl.sources.tabular import (
+    ROW,
+    Sheet,
+    any_cell,
+    first_cells,
+    read_sheets,
+    row_values,
+)
 
 DEMOGRAPHIC_COLUMNS = (
     "respondent_age",
@@ -296,14 +303,15 @@ def _metadata(sheet: Sheet, name: str) -> tuple[str, int]:
     Every occurrence is read (page breaks repeat them); two different values mean two
     tabulations pasted into one file, which is rejected rather than guessed.
     """
-    line = pl.concat_str(sheet.cell_columns, separator=" ", ignore_nulls=True)
-    # a line whose first cell starts with a digit (a data row) cannot start with a label
-    first_cell = pl.coalesce(sheet.cell_columns) if sheet.cell_columns else pl.lit(None)
-    lines = (
-        sheet.frame.lazy()
-        .filter(~first_cell.str.contains(r"^[0-9]").fill_null(False))
-        .select(pl.col(ROW), line.alias("line"))
-    )
+    cells = sheet.cell_columns
+    line = pl.concat_str(cells, separator=" ", ignore_nulls=True)
+    # a line whose first cell starts with a digit (a data row) cannot start with a label;
+    # most rows are data rows with a number in the first column, so those go first
+    frame = sheet.frame
+    if cells:
+        frame = frame.filter(~_starts_with_digit(pl.col(cells[0])))
+        frame = frame.filter(~_starts_with_digit(pl.coalesce(cells)))
+    lines = frame.lazy().select(pl.col(ROW), line.alias("line"))
     # both label searches share the lines: one run of the engine for the two
     years, units = pl.collect_all(
         [
@@ -371,15 +379,14 @@ def _split_rows(sheet: Sheet, layout: Layout) -> tuple[pl.DataFrame, list[int]]:
     else:
         body = _row_keys(sheet.frame.filter(pl.col(ROW) > layout.header_row + 1), layout)
 
-    # coalesce is null exactly when every cell is (one expression instead of one per cell)
-    blank = pl.coalesce(cells).is_null()
+    blank = ~any_cell(cells)
     header_repeat = (
         pl.col("__layanan").is_in(list(COLUMN_VARIANTS["layanan"])).fill_null(False)
         | pl.col("__first_score").str.contains(UNSUR_GROUP).fill_null(False)
         | pl.col("__number_row")
     )
     metadata = pl.col("__first_cell").str.contains(rf"^(?:{prefixes})\b").fill_null(False)
-    answered = pl.coalesce(answer_cells).is_not_null()
+    answered = any_cell(answer_cells)
     is_footer = pl.col("__footer")
     silent = blank | header_repeat | metadata
     keep = ~silent & answered & ~is_footer
@@ -394,7 +401,8 @@ def _row_keys(body: pl.DataFrame, layout: Layout) -> pl.DataFrame:
     cells = [c for c in body.columns if c != ROW]
     score_cells = list(layout.items.values())
     layanan_cell = layout.columns["layanan"]
-    word_first_cell = body.select(_word_first_cell(cells)).to_series()
+    first = first_cells(body, cells).rename("first")
+    word_first_cell = first.to_frame().select(_word_first(pl.col("first"))).to_series()
     keys = body.select(
         nz.by_distinct(body[layanan_cell], text_key_expr, pl.Utf8()).alias("__layanan"),
         nz.by_distinct(body[score_cells[0]], text_key_expr, pl.Utf8()).alias("__first_score"),
@@ -407,8 +415,16 @@ def _row_keys(body: pl.DataFrame, layout: Layout) -> pl.DataFrame:
 def _word_first_cell(cells: list[str]) -> pl.Expr:
     """A row's first cell, or null when it starts with a digit: a data row's number or
     time, all distinct, which cannot begin a metadata or title line."""
-    first_cell = pl.coalesce(cells)
-    return pl.when(~first_cell.str.contains(r"^[0-9]").fill_null(False)).then(first_cell)
+    return _word_first(pl.coalesce(cells))
+
+
+def _word_first(first_cell: pl.Expr) -> pl.Expr:
+    """`_word_first_cell` of a row's first cell."""
+    return pl.when(~_starts_with_digit(first_cell)).then(first_cell)
+
+
+def _starts_with_digit(cell: pl.Expr) -> pl.Expr:
+    return cell.str.contains(r"^[0-9]").fill_null(False)
 
 
 def _row_keys_direct(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
