@@ -445,5 +445,5 @@ def test_a_short_file_reads_as_it_would_by_distinct_value(
     short = read_google_forms(path, ref, unit_name=UNIT, survey_year=YEAR)
     assert not short.issues.is_empty()
     monkeypatch.setattr(normalize, "DIRECT_ROWS", 0)
-    monkeypatch.setattr(tabular, "TIDY_STACKED_ROWS", 0)
+    monkeypatch.setattr(tabular, "SHORT_SHEET_ROWS", 0)
     assert_same_read(short, read_google_forms(path, ref, unit_name=UNIT, survey_year=YEAR))

@@ -703,7 +703,7 @@ def extra_field_issues(data: pl.DataFrame, beyond: list[str]) -> pl.DataFrame:
         return pl.DataFrame(schema=ISSUE_SCHEMA)
     return (
         data.lazy()
-        .filter(any_cell(beyond))
+        .filter(any_cell(beyond, data.height))
         .select(
             pl.col(ROW).alias("source_row"),
             pl.lit("(baris / row)").alias("column"),

@@ -30,8 +30,9 @@ from skm_etl.sources.constants import (
 from skm_etl.sources.result import file_error
 
 ROW = "source_row"
-# up to this many rows `_tidy` stacks the columns into one (see there)
-TIDY_STACKED_ROWS = 1024
+# a sheet of up to this many rows costs more to plan queries for than to run them: `_tidy`
+# stacks its columns into one, `any_cell` takes one expression over them all
+SHORT_SHEET_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ def _csv_frame(path: Path) -> pl.DataFrame:
             "open it in Excel or Google Sheets and save it again as CSV",
         ) from exc
     # a short sheet is tidied in one stacked query, cheaper than probing every column
-    return _tidy(frame) if frame.height <= TIDY_STACKED_ROWS else _tidy_columns(frame)
+    return _tidy(frame) if frame.height <= SHORT_SHEET_ROWS else _tidy_columns(frame)
 
 
 def _plain_utf8(data: bytes) -> bytes | None:
@@ -290,7 +291,7 @@ def sniff_csv(text: str) -> tuple[str, int]:
 def _tidy(frame: pl.DataFrame) -> pl.DataFrame:
     """Name cells c0…, strip them, turn blanks into nulls and number the rows from 1."""
     height, width = frame.height, frame.width
-    if 0 < width and height <= TIDY_STACKED_ROWS:
+    if 0 < width and height <= SHORT_SHEET_ROWS:
         # a short sheet: tidy every cell as one stacked column (a query costs per column)
         stacked = pl.concat([frame.to_series(i).cast(pl.Utf8) for i in range(width)])
         tidy = stacked.rename("raw").to_frame().select(_tidy_cell("raw"))["raw"]
@@ -356,13 +357,19 @@ def _blank_to_null(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr != "").then(expr)
 
 
-def any_cell(columns: list[str]) -> pl.Expr:
-    """True for a row with a value in any of the columns (False when there are none).
+def any_cell(columns: list[str], rows: int) -> pl.Expr:
+    """True for a row with a value in any of the columns (False when there are none), in a
+    frame of `rows` rows.
 
-    A bitwise OR of the columns' validity, far cheaper than asking whether their
-    `coalesce` is null, which copies values column after column.
+    Over many rows, an OR of the columns' validity costs a third of asking whether their
+    `coalesce` is null, which copies values column after column; but it is an expression
+    per column, which costs more to plan than that saves on a short sheet.
     """
-    return pl.any_horizontal(pl.col(columns).is_not_null()) if columns else pl.lit(False)
+    if not columns:
+        return pl.lit(False)
+    if rows <= SHORT_SHEET_ROWS:
+        return pl.coalesce(columns).is_not_null()
+    return pl.any_horizontal(pl.col(columns).is_not_null())
 
 
 def first_cells(frame: pl.DataFrame, columns: list[str]) -> pl.Series:

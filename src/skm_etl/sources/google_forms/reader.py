@@ -89,7 +89,8 @@ def locate_google_forms(path: Path, ref: Reference, *, unit_name: str, survey_ye
     sheet = read_sheets(path)[0]
     header_index = _header_index(sheet, name)
     mapping = _map_columns(sheet, header_index, ref, name)
-    data = sheet.frame.slice(header_index + 1).filter(any_cell(sheet.cell_columns))
+    rows = sheet.frame.slice(header_index + 1)
+    data = rows.filter(any_cell(sheet.cell_columns, rows.height))
     header_row = header_index + 1
     if data.is_empty():
         raise file_error(
@@ -173,7 +174,7 @@ def personal_cells(path: Path) -> PersonalCells:
 def _header_index(sheet: Sheet, name: str) -> int:
     """Return the 0-based index of the first non-blank row (the titles)."""
     cells = sheet.cell_columns
-    non_blank = sheet.frame.with_row_index("__index").filter(any_cell(cells))
+    non_blank = sheet.frame.with_row_index("__index").filter(any_cell(cells, sheet.frame.height))
     if non_blank.is_empty():
         raise file_error(
             f"file {name} kosong",

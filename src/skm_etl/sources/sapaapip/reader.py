@@ -379,14 +379,14 @@ def _split_rows(sheet: Sheet, layout: Layout) -> tuple[pl.DataFrame, list[int]]:
     else:
         body = _row_keys(sheet.frame.filter(pl.col(ROW) > layout.header_row + 1), layout)
 
-    blank = ~any_cell(cells)
+    blank = ~any_cell(cells, body.height)
     header_repeat = (
         pl.col("__layanan").is_in(list(COLUMN_VARIANTS["layanan"])).fill_null(False)
         | pl.col("__first_score").str.contains(UNSUR_GROUP).fill_null(False)
         | pl.col("__number_row")
     )
     metadata = pl.col("__first_cell").str.contains(rf"^(?:{prefixes})\b").fill_null(False)
-    answered = any_cell(answer_cells)
+    answered = any_cell(answer_cells, body.height)
     is_footer = pl.col("__footer")
     silent = blank | header_repeat | metadata
     keep = ~silent & answered & ~is_footer
