@@ -12,6 +12,7 @@ import pytest
 from skm_etl.validate import (
     DEFAULT_SUITE_PATH,
     ValidationError,
+    gx_runner,
     native,
     validate_parts,
     validate_responses,
@@ -181,8 +182,12 @@ def counts(tallies: dict) -> dict:
     }
 
 
-@pytest.mark.parametrize("engine", ["auto", "gx"])
-def test_a_batch_of_files_gives_each_file_what_it_gives_alone(engine):
+@pytest.mark.parametrize(
+    ("engine", "stacked_rows"),
+    [("auto", 5_000), ("auto", 4), ("gx", 5_000)],  # 4: the bigger files evaluated alone
+)
+def test_a_batch_of_files_gives_each_file_what_it_gives_alone(engine, stacked_rows, monkeypatch):
+    monkeypatch.setattr(gx_runner, "STACKED_FILE_ROWS", stacked_rows)
     files = files_of_a_batch()
     options: dict[str, Any] = {"scale": 6, "known_layanan_codes": KNOWN_LAYANAN, "engine": engine}
 
