@@ -65,6 +65,23 @@ def perturb(frame: pl.DataFrame, row: int, **values: Any) -> pl.DataFrame:
     )
 
 
+# an expectation GX and the native engine both cannot run: a range check on a text column
+RANGE_ON_TEXT: dict[str, Any] = {
+    "type": "expect_column_values_to_be_between",
+    "kwargs": {"column": "respondent_sex", "min_value": 1, "max_value": 2},
+    "meta": {"reason": "tidak dipakai / unused"},
+}
+
+
+def suite_with(tmp_path: Path, expectation: dict[str, Any]) -> Path:
+    """Write the bundled suite with one more expectation; return the file's path."""
+    suite = json.loads(DEFAULT_SUITE_PATH.read_text(encoding="utf-8"))
+    suite["expectations"].append(expectation)
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps(suite), encoding="utf-8")
+    return path
+
+
 def run(frame: pl.DataFrame, **kwargs: Any):
     options: dict[str, Any] = {
         "scale": 6,
@@ -235,16 +252,7 @@ def test_a_missing_column_rejects_the_file():
 
 
 def test_an_expectation_gx_cannot_run_rejects_the_file(tmp_path):
-    suite = json.loads(DEFAULT_SUITE_PATH.read_text(encoding="utf-8"))
-    suite["expectations"].append(
-        {
-            "type": "expect_column_values_to_be_between",
-            "kwargs": {"column": "respondent_sex", "min_value": 1, "max_value": 2},
-            "meta": {"reason": "tidak dipakai / unused"},
-        }
-    )
-    suite_path = tmp_path / "broken.json"
-    suite_path.write_text(json.dumps(suite), encoding="utf-8")
+    suite_path = suite_with(tmp_path, RANGE_ON_TEXT)
 
     with pytest.raises(ValidationError, match="validation could not run: .*respondent_sex"):
         run(valid_frame(), suite_path=suite_path)

@@ -18,7 +18,15 @@ from skm_etl.validate import (
     validate_responses,
 )
 from skm_etl.validate.suite import load_suite
-from tests.test_validate import CASES, KNOWN_LAYANAN, YEAR, perturb, valid_frame
+from tests.test_validate import (
+    CASES,
+    KNOWN_LAYANAN,
+    RANGE_ON_TEXT,
+    YEAR,
+    perturb,
+    suite_with,
+    valid_frame,
+)
 
 
 def both(frame: pl.DataFrame, **kwargs: Any):
@@ -87,16 +95,14 @@ def test_mostly_decides_success_but_every_unexpected_row_is_reported(tmp_path):
 
 
 def test_a_suite_with_another_expectation_type_runs_through_gx(tmp_path, monkeypatch):
-    suite = json.loads(DEFAULT_SUITE_PATH.read_text(encoding="utf-8"))
-    suite["expectations"].append(
+    path = suite_with(
+        tmp_path,
         {
             "type": "expect_column_value_lengths_to_be_between",
             "kwargs": {"column": "response_key", "min_value": 64, "max_value": 64},
             "meta": {"reason": "kunci respons rusak / response key damaged"},
-        }
+        },
     )
-    path = tmp_path / "lengths.json"
-    path.write_text(json.dumps(suite), encoding="utf-8")
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the native engine must not run this suite")
@@ -113,16 +119,7 @@ def test_a_suite_with_another_expectation_type_runs_through_gx(tmp_path, monkeyp
 
 
 def test_a_range_check_on_text_cannot_run_natively_either(tmp_path):
-    suite = json.loads(DEFAULT_SUITE_PATH.read_text(encoding="utf-8"))
-    suite["expectations"].append(
-        {
-            "type": "expect_column_values_to_be_between",
-            "kwargs": {"column": "respondent_sex", "min_value": 1, "max_value": 2},
-            "meta": {"reason": "tidak dipakai / unused"},
-        }
-    )
-    path = tmp_path / "broken.json"
-    path.write_text(json.dumps(suite), encoding="utf-8")
+    path = suite_with(tmp_path, RANGE_ON_TEXT)
 
     for engine in ("auto", "gx"):
         with pytest.raises(ValidationError, match="validation could not run: .*respondent_sex"):
@@ -229,16 +226,7 @@ def test_a_file_that_cannot_be_validated_fails_alone_with_the_reason(tmp_path):
     assert outcomes["b.csv"].success
 
     # a suite the native engine cannot run fails every file of the batch
-    suite = json.loads(DEFAULT_SUITE_PATH.read_text(encoding="utf-8"))
-    suite["expectations"].append(
-        {
-            "type": "expect_column_values_to_be_between",
-            "kwargs": {"column": "respondent_sex", "min_value": 1, "max_value": 2},
-            "meta": {"reason": "tidak dipakai / unused"},
-        }
-    )
-    path = tmp_path / "broken.json"
-    path.write_text(json.dumps(suite), encoding="utf-8")
+    path = suite_with(tmp_path, RANGE_ON_TEXT)
     frames["a.csv"] = valid_frame(2)
 
     outcomes = validate_parts(frames, suite_path=path, **options)
