@@ -427,8 +427,8 @@ def _resolve_unit(prepared: Prepared, source: SourceFile, result: ReadResult) ->
 def _check(
     settings: Settings, prepared: Prepared, files: list[tuple[SourceFile, _Read]]
 ) -> list[_Checked | ValidationError]:
-    """Key the files' responses in one pass, validate them in one (the suite's native
-    engine; GX goes file by file), then split off each file's rejects."""
+    """Key the files' responses in one pass, validate them (`validate_parts`: the native
+    engine takes the small files together), then split off each file's rejects."""
     keyed = warehouse.add_response_keys(
         pl.concat(
             [

@@ -125,7 +125,8 @@ def validate_responses(
         failures,
         _shown(failures),
         first_meta,
-        parameters | {"scale": scale, "survey_year": survey_year},
+        parameters,
+        survey_year=survey_year,
         rows=prepared.height,
         chunk_rows=chunk_rows,
     )
@@ -157,16 +158,18 @@ def validate_parts(
     """
     _check_options(engine, chunk_rows)
     suite = load_suite(suite_path)
-    options = {
-        "scale": scale,
-        "known_layanan_codes": known_layanan_codes,
-        "chunk_rows": chunk_rows,
-        "suite_path": suite_path,
-        "engine": engine,
-    }
     if not (engine == "auto" and native.supports(suite)):
         return {
-            key: _validated_alone(frame, survey_year=years[key], batch_name=names[key], **options)
+            key: _validated_alone(
+                frame,
+                scale=scale,
+                known_layanan_codes=known_layanan_codes,
+                survey_year=years[key],
+                chunk_rows=chunk_rows,
+                batch_name=names[key],
+                suite_path=suite_path,
+                engine=engine,
+            )
             for key, frame in frames.items()
         }
     outcomes: dict[Hashable, ValidationOutcome | ValidationError] = {}
@@ -197,7 +200,8 @@ def validate_parts(
                 failures,
                 shown,
                 None,
-                parameters | {"scale": scale, "survey_year": year},
+                parameters,
+                survey_year=year,
                 rows=rows,
                 chunk_rows=chunk_rows,
             )
@@ -278,6 +282,7 @@ def _outcome(
     meta: dict[str, Any] | None,
     parameters: dict[str, Any],
     *,
+    survey_year: int,
     rows: int,
     chunk_rows: int,
 ) -> ValidationOutcome:
@@ -296,7 +301,7 @@ def _outcome(
         meta=meta,
         parameters={
             "scale": parameters["scale"],
-            "survey_year": parameters["survey_year"],
+            "survey_year": survey_year,
             "known_layanan_codes": len(parameters["known_layanan_codes"]),
             "submitted_at_max": parameters["submitted_at_max"].isoformat(),
             "rows": rows,
