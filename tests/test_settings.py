@@ -93,6 +93,29 @@ def test_a_token_is_read_from_the_named_environment_variable(
             "warehouse: a.duckdb\nunits: missing.csv\n", "does not exist", id="missing-file"
         ),
         pytest.param("- just\n- a list\n", "must be a YAML mapping", id="not-a-mapping"),
+        pytest.param(
+            "warehouse: a.duckdb\nvalidation: gx\n",
+            "'validation' must be a mapping such as {engine: auto}",
+            id="validation-not-a-mapping",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nschedule: '0 2 * * *'\n",
+            "'schedule' must be a mapping",
+            id="schedule-not-a-mapping",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nexport: false\n",
+            "'export' must be a mapping such as {parquet: false}",
+            id="export-false",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nexport: {parquet: 'no'}\n",
+            "export.parquet must be true or false",
+            id="export-parquet-not-boolean",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nmethod: all\n", "'method' must be a mapping", id="method-text"
+        ),
         pytest.param("warehouse: [unclosed\n", "not valid YAML", id="bad-yaml"),
     ],
 )

@@ -160,9 +160,7 @@ def _build(raw: dict[str, Any], path: Path) -> Settings:
             f"{path.name}: 'warehouse' must name a .duckdb file, got {raw['warehouse']!r}"
         )
 
-    method = raw.get("method") or {}
-    if not isinstance(method, dict):
-        raise ConfigError(f"{path.name}: 'method' must be a mapping with counting: and scale:")
+    method = _mapping(raw, "method", path.name, "{counting: all, scale: 6}")
     counting = str(method.get("counting", "all"))
     if counting not in COUNTING_RULES:
         raise ConfigError(
@@ -174,7 +172,11 @@ def _build(raw: dict[str, Any], path: Path) -> Settings:
             f"{path.name}: method.scale must be a whole number from 2 to 10, got {scale!r}"
         )
 
-    export = raw.get("export") or {}
+    export = _mapping(raw, "export", path.name, "{parquet: false}")
+    if not isinstance(export.get("parquet", True), bool):
+        raise ConfigError(
+            f"{path.name}: export.parquet must be true or false, got {export['parquet']!r}"
+        )
     parquet_dir = None
     if export.get("parquet", True):
         parquet_dir = _path(
@@ -183,12 +185,12 @@ def _build(raw: dict[str, Any], path: Path) -> Settings:
             "export.parquet_dir",
         )
 
-    schedule_raw = raw.get("schedule") or {}
+    schedule_raw = _mapping(raw, "schedule", path.name, "{cron: '0 2 * * *'}")
     schedule = Schedule(
         cron=str(schedule_raw.get("cron", DEFAULT_CRON)),
         timezone=str(schedule_raw.get("timezone", DEFAULT_TIMEZONE)),
     )
-    validation = raw.get("validation") or {}
+    validation = _mapping(raw, "validation", path.name, "{engine: auto}")
     engine = validation.get("engine", "gx")
     if engine not in VALIDATION_ENGINES:
         raise ConfigError(
@@ -230,6 +232,16 @@ def _build(raw: dict[str, Any], path: Path) -> Settings:
         failpoint=failpoint,
         dbt_project_dir=Path(dbt_project_dir).resolve() if dbt_project_dir else None,
     )
+
+
+def _mapping(raw: dict[str, Any], key: str, file: str, example: str) -> dict[str, Any]:
+    """The keys under `key` ({} when it is absent or empty); anything else is a ConfigError."""
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{file}: '{key}' must be a mapping such as {example}, got {value!r}")
+    return value
 
 
 def _path(base: Path, value: Any, key: str) -> Path:
