@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import datetime as dt
 import hashlib
 import io
 import os
@@ -37,6 +38,9 @@ import duckdb
 import pytest
 
 from runs import FlowRun, run_flow
+from skm_etl import pipeline
+from skm_etl.load import warehouse
+from skm_etl.masking import EMAIL_MASK, EMAIL_PATTERN, PHONE_MASK, PHONE_PATTERN, masked
 from skm_etl.privacy import erase_command, erase_respondent
 from skm_etl.settings import load_settings
 
@@ -545,6 +549,69 @@ def test_the_token_and_the_url_key_appear_nowhere(deployment: Deployment, place:
     else:
         text = _places(deployment)[place]
     assert _found(text, [deployment.token, deployment.url_key]) == []
+
+
+# --- 2b. contact details typed where they do not belong ----------------------------------
+
+TYPED_PHONE, TYPED_EMAIL, SPILLED_PHONE = "081299887766", "budi.s@contoh.co.id", "0813 4455 6677"
+
+
+def _misplaced_contacts(path: Path) -> Path:
+    """The Google Forms example where respondents typed contact details into other cells.
+
+    Respondent 1 gave a phone number as their age, respondent 2 an e-mail address, and
+    respondent 3's suggestion, not quoted, spilled a phone number past the last column.
+    """
+    rows = list(csv.reader(io.StringIO(GOOGLE_FORMS_CSV.read_text(encoding="utf-8"))))
+    age = rows[0].index("Umur")
+    rows[1][age], rows[2][age] = TYPED_PHONE, TYPED_EMAIL
+    rows[3].append(f"hubungi {SPILLED_PHONE}")
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    path.write_text(out.getvalue(), "utf-8")
+    return path
+
+
+def test_contact_details_in_rejected_cells_are_masked_in_ops_and_the_summary(
+    make_deployment, tmp_path: Path
+) -> None:
+    export = _misplaced_contacts(tmp_path / "contacts.csv")
+    config = make_deployment(forms=[(export, "Balai POM di Kota Contoh", 2025)])
+    settings = load_settings(config)
+    summary = pipeline.RunSummary(run_id=warehouse.new_id(), started_at=dt.datetime.now())
+    prepared = pipeline.prepare(settings, summary.run_id)
+    summary.files.extend(
+        pipeline.process_files(settings, prepared, pipeline.discover(settings), summary.run_id)
+    )
+    summary.files.append(  # a file-level message quoting a cell goes through the same door
+        pipeline.FileOutcome(
+            "quoted.csv", "inbox", "rejected", message=f"baris 4: '{TYPED_PHONE}' / row 4"
+        )
+    )
+    with duckdb.connect(str(settings.store), read_only=True) as con:
+        rejected = con.execute(
+            "select source_row, column_name, value, reason from ops.rejected_rows order by 1"
+        ).fetchall()
+        stored = con.execute("select count(*) from raw.responses").fetchone()[0]
+    assert {(row, column) for row, column, _, _ in rejected} >= {
+        (2, "respondent_age"),
+        (3, "respondent_age"),
+        (4, "(baris / row)"),
+    }, rejected
+    assert stored == 6  # the other responses of the nine are loaded
+    masked_values = {value for _, _, value, _ in rejected}
+    assert {PHONE_MASK, EMAIL_MASK, f"hubungi {PHONE_MASK}"} <= masked_values
+    text = "\n".join(map(str, rejected)) + "\n" + summary.render()
+    variants = [TYPED_PHONE, TYPED_PHONE[1:], "299887766", TYPED_EMAIL, "4455", "6677"]
+    assert _found(text, variants) == []
+    assert PHONE_MASK in summary.render()
+
+
+def test_the_masking_patterns_are_the_ones_dbt_masks_suggestions_with() -> None:
+    macro = (REPO / "dbt_project" / "macros" / "privacy.sql").read_text(encoding="utf-8")
+    literals = [text for text in re.findall(r"'([^']*)'", macro) if text != "g"]  # not flags
+    assert literals == [EMAIL_PATTERN, EMAIL_MASK, PHONE_PATTERN, PHONE_MASK]
+    assert masked(f"WA {SPILLED_PHONE} / {TYPED_EMAIL}") == f"WA {PHONE_MASK} / {EMAIL_MASK}"
 
 
 # --- 3. the right to erasure -----------------------------------------------------------

@@ -23,6 +23,7 @@ from skm_etl.fetch.archive import archive_path, new_temporary_file
 from skm_etl.load import warehouse
 from skm_etl.load.reference_tables import write_reference_tables
 from skm_etl.load.units import Unit, UnitError, UnitResolver, read_registry
+from skm_etl.masking import masked
 from skm_etl.reference.catalog import ReferenceDataError, load_reference
 from skm_etl.reference.model import Reference
 from skm_etl.settings import ConfigError, Settings, SourceConfig
@@ -137,6 +138,8 @@ def prepare(settings: Settings, run_id: str) -> Prepared:
             )
             if path is not None
         }
+        if settings.inbox is not None and not settings.inbox.is_dir():
+            prepared.plan_files.append(_missing_inbox(con, settings, run_id))
         write_reference_tables(
             con,
             reference=reference,
@@ -148,6 +151,29 @@ def prepare(settings: Settings, run_id: str) -> Prepared:
     finally:
         con.close()
     return prepared
+
+
+def _missing_inbox(con, settings: Settings, run_id: str) -> FileOutcome:
+    """A configured inbox that is not a folder: recorded in ops, the run goes on.
+
+    Read as an empty inbox it would pass for a quiet night while exports pile up elsewhere.
+    """
+    inbox, config = settings.inbox, settings.config_path.name
+    what = (
+        "inbox bukan folder / the inbox is not a folder"
+        if inbox.exists()
+        else "folder inbox tidak ditemukan / inbox folder not found"
+    )
+    outcome = FileOutcome(source_file=inbox.name, origin="config", status="rejected")
+    return _reject(
+        con,
+        outcome,
+        run_id,
+        SourceFile(inbox, "sapaapip", "config"),
+        None,
+        f"{what}: {inbox}; buat folder itu atau perbaiki 'inbox:' di {config} / "
+        f"create the folder or fix 'inbox:' in {config}",
+    )
 
 
 def _read_plan_file(
@@ -658,7 +684,7 @@ def _reject(
         reason=reason,
     )
     outcome.status = "rejected"
-    outcome.message = reason
+    outcome.message = masked(reason)
     return outcome
 
 
@@ -711,8 +737,8 @@ class RunSummary:
             )
             lines.append(f"  {f.status:<8} {_shown(f.source_file)}{where}{counts}")
             if f.message and f.status != "loaded":
-                lines.append(f"           {_shown(f.message)}")
-            lines += [f"           ! {_shown(w)}" for w in f.warnings]
+                lines.append(f"           {_quoted(f.message)}")
+            lines += [f"           ! {_quoted(w)}" for w in f.warnings]
         lines.append(
             f"files: {len(self.files)} ({sum(f.status == 'loaded' for f in self.files)} loaded, "
             f"{sum(f.status == 'skipped' for f in self.files)} unchanged, {self.files_rejected} rejected); "
@@ -720,7 +746,7 @@ class RunSummary:
         )
         if self.marts_build:
             lines.append(f"marts: {self.marts_build}")
-        lines += [f"warning: {_shown(w)}" for w in self.warnings]
+        lines += [f"warning: {_quoted(w)}" for w in self.warnings]
         if self.unit_results:
             lines.append("unit results (IKM, mutu):")
             for year, unit, counted, ikm, mutu, kinerja in self.unit_results:
@@ -744,8 +770,17 @@ class RunSummary:
 
 
 def _shown(text: str) -> str:
-    """Text from a file (its name, a message quoting it) as one printable line."""
+    """Text from a file (its name, a unit's name) as one printable line."""
     return text if text.isprintable() else repr(text)[1:-1]
+
+
+def _quoted(text: str) -> str:
+    """A message or warning that may quote a file's cells, as one printable line.
+
+    A phone number or e-mail address it quotes is masked: the summary is printed, logged
+    and kept by Prefect, outside the raw layer.
+    """
+    return _shown(masked(text))
 
 
 def build_marts(settings: Settings) -> str:

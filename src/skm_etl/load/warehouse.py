@@ -20,6 +20,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from skm_etl.masking import masked, masked_expr
+
 ANSWER_COLUMNS = tuple(f"q{i}" for i in range(1, 15)) + tuple(f"ak{i}" for i in range(1, 6))
 RESPONSE_COLUMNS = (
     "response_key",
@@ -362,8 +364,8 @@ def load_batches(
                 pl.lit(item.record.source_file).alias("source_file"),
                 pl.col("source_row").cast(pl.Int64),
                 pl.col("column").cast(pl.Utf8).alias("column_name"),
-                pl.col("value").cast(pl.Utf8),
-                pl.col("reason").cast(pl.Utf8),
+                masked_expr(pl.col("value").cast(pl.Utf8)),
+                masked_expr(pl.col("reason").cast(pl.Utf8)),
             )
             for item in items
         ]
@@ -531,10 +533,21 @@ def record_rejected_file(
     source_kind: str | None,
     reason: str,
 ) -> None:
-    """Write a file that could not be used at all, with the message for its admin."""
+    """Write a file that could not be used at all, with the message for its admin.
+
+    A phone number or e-mail address the message quotes from the file is masked.
+    """
     con.execute(
         "insert into ops.rejected_files values (?, ?, ?, ?, ?, ?, ?)",
-        [run_id, source_file, source_path, source_sha256, source_kind, reason, dt.datetime.now()],
+        [
+            run_id,
+            source_file,
+            source_path,
+            source_sha256,
+            source_kind,
+            masked(reason),
+            dt.datetime.now(),
+        ],
     )
 
 
@@ -547,7 +560,13 @@ def record_rejected_rows(
     rows: pl.DataFrame,
 ) -> None:
     """Write rows left out of a file that is not a response batch (populations, RTL)."""
-    con.register("incoming_rejected", rows.rename({"column": "column_name"}).to_arrow())
+    rows = rows.select(
+        "source_row",
+        pl.col("column").alias("column_name"),
+        masked_expr(pl.col("value").cast(pl.Utf8)),
+        masked_expr(pl.col("reason").cast(pl.Utf8)),
+    )
+    con.register("incoming_rejected", rows.to_arrow())
     try:
         con.execute(
             """

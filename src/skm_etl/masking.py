@@ -1,0 +1,37 @@
+"""Mask phone numbers and e-mail addresses in text quoted from a source file.
+
+A respondent may type a phone number where a number is expected (the age), into a
+suggestion that spills into the next column, or anywhere else. A rejected cell's value,
+a message quoting a row and a printed warning all leave the raw layer, so they carry the
+text with both kinds masked (UU 27/2022). The patterns are those of dbt's
+`masked_personal_text` macro (dbt_project/macros/privacy.sql), which masks the published
+suggestions; tests/test_privacy.py checks that the two spellings stay the same.
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+EMAIL_PATTERN = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
+# 9 to 14 digits starting 0, 62 or +62 (mobiles 08…, landlines 021…), with spaces, dots,
+# dashes and brackets allowed between the digits
+PHONE_PATTERN = r"(\+?62|\(?0)[\s.\-()]*[1-9]([\s.\-()]*[0-9]){7,12}"
+EMAIL_MASK = "[email disamarkan / e-mail masked]"
+PHONE_MASK = "[nomor disamarkan / number masked]"
+
+_EMAIL = re.compile(EMAIL_PATTERN)
+_PHONE = re.compile(PHONE_PATTERN)
+
+
+def masked(text: str) -> str:
+    """Return `text` with every e-mail address, then every phone number, masked."""
+    return _PHONE.sub(PHONE_MASK, _EMAIL.sub(EMAIL_MASK, text))
+
+
+def masked_expr(expr: pl.Expr) -> pl.Expr:
+    """`masked` as a Polars expression over a text column (nulls stay null)."""
+    return expr.str.replace_all(EMAIL_PATTERN, EMAIL_MASK).str.replace_all(
+        PHONE_PATTERN, PHONE_MASK
+    )
