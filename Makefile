@@ -31,7 +31,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src flows tests
 	$(BIN)/ruff check --fix src flows tests
 
-## Build the dbt docs site (dbt_project/target/index.html) for analysts.
+## Build the dbt docs site (<warehouse dir>/dbt_docs/index.html) for analysts.
 docs: $(STAMP)
 	$(BIN)/skm-etl docs --config sample/config.yaml
 

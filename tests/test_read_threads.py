@@ -178,3 +178,29 @@ def test_threads_archiving_the_same_content_at_once_all_succeed(inbox: Path) -> 
     stored = list((settings.archive_dir / "sapaapip" / sha[:2]).iterdir())
     assert [p.name for p in stored] == [f"{sha}.csv"]
     assert warehouse.file_sha256(stored[0]) == sha
+
+
+@pytest.mark.parametrize("kind", ["missing", "a file"])
+def test_an_inbox_that_is_not_a_folder_is_a_rejection_the_run_goes_on_without(
+    make_deployment, tmp_path: Path, kind: str
+) -> None:
+    config = make_deployment(inbox=[])
+    text = config.read_text(encoding="utf-8").replace("inbox: inbox/", "inbox: kotak_masuk/")
+    config.write_text(text, encoding="utf-8")
+    if kind == "a file":
+        (config.parent / "kotak_masuk").write_text("", encoding="utf-8")
+    settings = load_settings(config)
+    summary = pipeline.RunSummary(run_id=warehouse.new_id(), started_at=dt.datetime.now())
+    prepared = pipeline.prepare(settings, summary.run_id)
+    summary.files.extend(prepared.plan_files)
+    assert pipeline.discover(settings) == []
+    [outcome] = summary.files
+    assert (outcome.status, outcome.origin) == ("rejected", "config")
+    summary.published = True  # as after the build and publish of what else there was
+    assert summary.exit_code == pipeline.EXIT_REJECTIONS  # had it been a quiet night: 0
+    what = "inbox folder not found" if kind == "missing" else "the inbox is not a folder"
+    assert f"{what}: {settings.inbox}" in outcome.message
+    assert "fix 'inbox:' in config.yaml" in outcome.message
+    with duckdb.connect(str(settings.store), read_only=True) as con:
+        reasons = con.execute("select source_path, reason from ops.rejected_files").fetchall()
+    assert reasons == [(str(settings.inbox), outcome.message)]
