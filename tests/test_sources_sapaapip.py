@@ -235,6 +235,39 @@ def test_header_and_metadata_spellings_are_recognised(tmp_path: Path, ref, from_
     assert (result.unit_name, result.survey_year) == ("Loka POM di Kota Contoh", 2025)
 
 
+def test_a_response_whose_first_filled_cell_starts_with_unit_is_data_not_metadata(
+    tmp_path: Path, ref, from_csv
+) -> None:
+    # an added row without number or time, its layanan written as the catalogue's alias
+    row = LINES[FIRST_DATA_LINE - 1].split(",")
+    row[0] = row[TIME] = ""
+    row[LAYANAN] = "Unit Layanan Pengaduan Konsumen"
+    result = read_lines(tmp_path, [*LINES, ",".join(row)], ref)
+    assert (result.unit_name, result.survey_year) == ("Loka POM di Kota Contoh", 2025)
+    added = result.responses.filter(pl.col("source_row") == len(LINES) + 1)
+    assert added["layanan_code"].to_list() == ["PENGADUAN"]
+    assert added.select(SCORE_COLUMNS).row(0) == from_csv.responses.select(SCORE_COLUMNS).row(0)
+
+
+@pytest.mark.parametrize(
+    "unit_line",
+    [
+        "Unit,:,Loka POM di Kota Contoh",
+        "Unit,Loka POM di Kota Contoh",
+        "Unit: Loka POM di Kota Contoh",
+        "Unit Kerja Loka POM di Kota Contoh",
+    ],
+    ids=["three-cells", "label-cell", "one-cell-colon", "long-label-one-cell"],
+)
+def test_a_unit_label_ending_its_cell_or_followed_by_a_colon_is_metadata(
+    tmp_path: Path, ref, unit_line: str
+) -> None:
+    lines = [unit_line if line.startswith("Unit Kerja") else line for line in LINES]
+    result = read_lines(tmp_path, lines, ref)
+    assert (result.unit_name, result.survey_year) == ("Loka POM di Kota Contoh", 2025)
+    assert result.responses.height == 14
+
+
 def test_columns_are_found_by_header_text_not_position(tmp_path: Path, ref, from_csv) -> None:
     def reorder(line: str) -> str:
         cells = line.split(",")

@@ -75,6 +75,10 @@ HEADER_SCAN_ROWS = 60
 # one cell or three)
 YEAR_LABELS = ("tahun", "tahun survei", "tahun survey")
 UNIT_LABELS = ("unit kerja", "satuan kerja", "satker", "unit")
+# joins a row's cells when looking for those labels, so a label can be seen to end its
+# cell: NUL, which no cell holds (a CSV with one is rejected as binary, XML cannot hold it)
+CELL_BREAK = "\x00"
+
 # a row whose first cell starts with one of these is metadata or a title, never data
 NON_DATA_PREFIXES = (
     "tahun",

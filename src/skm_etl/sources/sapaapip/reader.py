@@ -23,6 +23,7 @@ from skm_etl.sources.result import PERSONAL_SCHEMA, ReadResult, file_error
 from skm_etl.sources.sapaapip.constants import (
     ACTION_REEXPORT,
     ANTI_KORUPSI_WORDS,
+    CELL_BREAK,
     COLUMN_PREFIXES,
     COLUMN_TITLES,
     COLUMN_VARIANTS,
@@ -304,7 +305,8 @@ def _metadata(sheet: Sheet, name: str) -> tuple[str, int]:
     tabulations pasted into one file, which is rejected rather than guessed.
     """
     cells = sheet.cell_columns
-    line = pl.concat_str(cells, separator=" ", ignore_nulls=True)
+    # cells joined by a separator no cell holds, so a label can be told to end its cell
+    line = pl.concat_str(cells, separator=CELL_BREAK, ignore_nulls=True)
     # a line whose first cell starts with a digit (a data row) cannot start with a label;
     # most rows are data rows with a number in the first column, so those go first
     frame = sheet.frame
@@ -354,11 +356,24 @@ def _metadata(sheet: Sheet, name: str) -> tuple[str, int]:
 
 
 def _labelled_values(lines: pl.LazyFrame, labels: tuple[str, ...]) -> pl.LazyFrame:
-    """Select rows starting with one of the labels, with the non-blank rest as `value`."""
-    ordered = sorted(labels, key=len, reverse=True)
-    alternatives = "|".join(r"\s+".join(map(re.escape, label.split())) for label in ordered)
-    pattern = rf"(?i)^(?:{alternatives})\b\s*:?\s*(.*?)\s*$"
-    return lines.select(pl.col(ROW), pl.col("line").str.extract(pattern, 1).alias("value")).filter(
+    """Select rows starting with one of the labels, with the non-blank rest as `value`.
+
+    A label of one word ("Unit", "Tahun") must end its cell or be followed by a colon: a
+    data row whose first filled cell is a layanan such as "Unit Layanan Pengaduan
+    Konsumen" is not a "Unit : …" row. A label of several words may be followed by its
+    value in the same cell ("Unit Kerja Loka POM di …").
+    """
+    cell_break = f"\\x{ord(CELL_BREAK):02x}"  # as the pattern spells it
+    gap = rf"[\s{cell_break}]*"
+    forms = []
+    for several, ending in ((True, rf"\b{gap}:?"), (False, rf"\s*(?:{cell_break}{gap}:?|:)")):
+        chosen = sorted((x for x in labels if (len(x.split()) > 1) == several), key=len)
+        if chosen:  # longest first; labels of several words before "Unit" or "Tahun"
+            words = "|".join(r"\s+".join(map(re.escape, x.split())) for x in reversed(chosen))
+            forms.append(rf"(?:{words}){ending}")
+    pattern = rf"(?i)^(?:{'|'.join(forms)}){gap}(.*?){gap}$"
+    value = pl.col("line").str.extract(pattern, 1).str.replace_all(CELL_BREAK, " ", literal=True)
+    return lines.select(pl.col(ROW), value.alias("value")).filter(
         pl.col("value").is_not_null() & (pl.col("value") != "")
     )
 
