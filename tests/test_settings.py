@@ -80,6 +80,18 @@ def test_a_token_is_read_from_the_named_environment_variable(
             id="forms-without-unit",
         ),
         pytest.param(
+            "warehouse: a.duckdb\nsources:\n  - {kind: google_forms, unit: X, year: 2025, "
+            "path: f.csv, date_order: mdy}\n",
+            "date_order is for google_forms sources, one of day_first, month_first",
+            id="date-order-unknown",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nsources:\n  - {kind: sapaapip, path: f.csv, "
+            "date_order: month_first}\n",
+            "date_order is for google_forms sources",
+            id="date-order-on-sapaapip",
+        ),
+        pytest.param(
             "warehouse: a.duckdb\nsources:\n  - {kind: ftp, path: f.csv}\n",
             "kind must be one of",
             id="unknown-kind",
@@ -139,3 +151,19 @@ def test_the_dbt_project_comes_from_the_environment_when_set(
     assert load_settings(config).dbt_project_dir is None  # dbt_runner's default project
     monkeypatch.setenv("SKM_DBT_PROJECT_DIR", str(tmp_path / "checkout" / "dbt_project"))
     assert load_settings(config).dbt_project_dir == tmp_path / "checkout" / "dbt_project"
+
+
+def test_a_forms_source_date_order_is_found_by_unit_and_year(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(
+            tmp_path,
+            "warehouse: a.duckdb\nsources:\n"
+            '  - {kind: google_forms, unit: "Balai POM di Kota Contoh", year: 2025, '
+            "path: f.csv, date_order: month_first}\n"
+            '  - {kind: google_forms, unit: "Loka POM di Kota Lain", year: 2025, path: g.csv}\n',
+        )
+    )
+    assert [s.day_first for s in settings.sources] == [False, None]
+    assert settings.day_first_for(" balai pom di kota contoh", 2025) is False
+    assert settings.day_first_for("Balai POM di Kota Contoh", 2024) is None
+    assert settings.day_first_for("Loka POM di Kota Lain", 2025) is None

@@ -9,13 +9,17 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import openpyxl
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from fixtures.sources.golden import WHOLE_UNIT, expected_section, index_of, ipak_of
+from skm_etl import pipeline
+from skm_etl.load import warehouse
 from skm_etl.reference import load_reference
+from skm_etl.settings import load_settings
 from skm_etl.sources import ReadResult, SourceFileError, read_google_forms
 from skm_etl.sources.result import ISSUE_SCHEMA, PERSONAL_SCHEMA, RESPONSE_SCHEMA
 from tests.frames import assert_same_read
@@ -447,3 +451,87 @@ def test_a_short_file_reads_as_it_would_by_distinct_value(
     monkeypatch.setattr(normalize, "DIRECT_ROWS", 0)
     monkeypatch.setattr(tabular, "SHORT_SHEET_ROWS", 0)
     assert_same_read(short, read_google_forms(path, ref, unit_name=UNIT, survey_year=YEAR))
+
+
+# --- a sheet in US locale, export after export -------------------------------------------
+
+
+def _us_export(rows: int) -> list[list[str]]:
+    """The example's header and first `rows` responses with times as a US sheet writes them."""
+    return [
+        ROWS[0],
+        *(rows_with({(i, TIMESTAMP): us_stamp(ROWS[i][TIMESTAMP])})[i] for i in range(1, rows + 1)),
+    ]
+
+
+def _night(config: Path) -> tuple[pipeline.RunSummary, int]:
+    """One run's file phases; the run's summary (as if published) and the responses stored."""
+    settings = load_settings(config)
+    summary = pipeline.RunSummary(run_id=warehouse.new_id(), started_at=dt.datetime.now())
+    prepared = pipeline.prepare(settings, summary.run_id)
+    sources = pipeline.discover(settings)
+    summary.files.extend(pipeline.process_files(settings, prepared, sources, summary.run_id))
+    summary.published = True
+    with duckdb.connect(str(settings.store), read_only=True) as con:
+        stored = con.execute("select count(*) from raw.responses").fetchone()[0]
+    return summary, stored
+
+
+def test_a_us_sheet_read_day_first_at_first_is_not_loaded_twice_once_proven_month_first(
+    make_deployment, tmp_path: Path
+) -> None:
+    # the first export's days are all 12 or less and both orders keep the rows sorted:
+    # read day-first (the Indonesian order) with a warning, as the file alone cannot tell
+    first = write_csv(tmp_path, _us_export(8), name="first.csv")
+    config = make_deployment(forms=[(first, UNIT, YEAR)])
+    export = config.parent / "forms" / f"1_{first.name}"
+    summary, stored = _night(config)
+    assert stored == 8 and summary.exit_code == 0
+    assert any("read as day/month" in w for f in summary.files for w in f.warnings)
+
+    # the next export holds 13 April: month-first, so its first eight rows would be stored
+    # again under their true dates
+    export.write_bytes(write_csv(tmp_path, _us_export(9), name="second.csv").read_bytes())
+    summary, stored = _night(config)
+    [outcome] = summary.files
+    assert (outcome.status, stored, summary.exit_code) == ("rejected", 8, 2)
+    # seven: 4/4 reads the same either way, so its stored key is right
+    assert "read month/day, but 7 of its responses are already stored" in outcome.message
+    assert f"date_order: month_first on the google_forms source of {UNIT} {YEAR}" in outcome.message
+
+    # as the message says: the source's order set, the year replayed, the export loaded
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "path: forms/", "date_order: month_first, path: forms/"
+        ),
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    replayed = pipeline.replay_sources(settings, year=YEAR, unit=UNIT)
+    run_id = warehouse.new_id()
+    prepared = pipeline.prepare(settings, run_id)
+    assert [o.status for o in pipeline.process_files(settings, prepared, replayed, run_id)] == [
+        "loaded"
+    ]
+    summary, stored = _night(config)
+    assert ([f.status for f in summary.files], stored, summary.exit_code) == (["loaded"], 9, 0)
+    with duckdb.connect(str(settings.store), read_only=True) as con:
+        times = [
+            t
+            for (t,) in con.execute("select submitted_at from raw.responses order by 1").fetchall()
+        ]
+    expected = sorted(
+        dt.datetime.strptime(row[TIMESTAMP], "%d/%m/%Y %H:%M:%S") for row in ROWS[1:10]
+    )
+    assert times == expected
+
+
+def test_a_configured_date_order_is_read_without_guessing(tmp_path: Path, ref) -> None:
+    path = write_csv(tmp_path, _us_export(8))
+    guessed = read_google_forms(path, ref, unit_name=UNIT, survey_year=YEAR)
+    told = read_google_forms(path, ref, unit_name=UNIT, survey_year=YEAR, day_first=False)
+    assert (guessed.day_first, guessed.day_month_unsettled) == (True, True)
+    assert (told.day_first, told.day_month_unsettled, told.warnings) == (False, False, [])
+    assert told.responses["submitted_at"][0] == dt.datetime(2025, 4, 3, 7, 50)
+    settled = read_google_forms(CSV, ref, unit_name=UNIT, survey_year=YEAR)  # 13/04 proves it
+    assert (settled.day_first, settled.day_month_unsettled) == (True, False)

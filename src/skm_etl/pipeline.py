@@ -72,6 +72,7 @@ class SourceFile:
     unit: str | None = None
     year: int | None = None
     name: str | None = None  # the original file name, when replayed from the archive
+    day_first: bool | None = None  # google_forms: the configured date_order, if any
 
     @property
     def display_name(self) -> str:
@@ -211,7 +212,12 @@ def discover(settings: Settings, fetched: list[SourceFile] | None = None) -> lis
         if source.path is not None:
             files.append(
                 SourceFile(
-                    source.path, source.kind, f"source:{source.name}", source.unit, source.year
+                    source.path,
+                    source.kind,
+                    f"source:{source.name}",
+                    source.unit,
+                    source.year,
+                    day_first=source.day_first,
                 )
             )
     if settings.inbox is not None and settings.inbox.is_dir():
@@ -496,7 +502,11 @@ def _check(
 def _locate(source: SourceFile, reference: Reference) -> Located:
     if source.kind == "google_forms":
         return locate_google_forms(
-            source.path, reference, unit_name=source.unit, survey_year=source.year
+            source.path,
+            reference,
+            unit_name=source.unit,
+            survey_year=source.year,
+            day_first=source.day_first,
         )
     return locate_sapaapip(source.path, reference)
 
@@ -571,8 +581,60 @@ def _stage(
     outcome.warnings.extend(result.warnings)
     if isinstance(read.checked, ValidationError):
         return _reject(con, outcome, run_id, source, sha, f"{name}: {read.checked}")
+    if result.day_month_unsettled and (swapped := _stored_swapped(con, source, read)):
+        return _reject(con, outcome, run_id, source, sha, swapped)
     loaded.add(sha)
     return _Staged(source, outcome, read)
+
+
+def _stored_swapped(con, source: SourceFile, read: _Read) -> str | None:
+    """Why a Google Forms file must wait: its times read the other way are stored responses.
+
+    A sheet in US locale whose first export held no day above 12 was read day-first (the
+    Indonesian order, with a warning); once a later export proves month-first, its rows
+    would be stored again under other times and count twice. Only a file whose order the
+    file alone decided month-first, or could not decide, is checked.
+    """
+    stamp = pl.col("submitted_at")
+    swappable = read.checked.accepted.filter(
+        stamp.dt.day() <= 12, stamp.dt.day() != stamp.dt.month()
+    )
+    if swappable.is_empty():
+        return None
+    swapped = swappable.with_columns(
+        pl.datetime(
+            stamp.dt.year(),
+            stamp.dt.day(),
+            stamp.dt.month(),
+            stamp.dt.hour(),
+            stamp.dt.minute(),
+            stamp.dt.second(),
+            stamp.dt.microsecond(),
+        ).alias("submitted_at")
+    )
+    keyed = warehouse.add_response_keys(swapped)
+    stored = warehouse.stored_keys(con, keyed.select("unit_code", "survey_year", "response_key"))
+    if stored.is_empty():
+        return None
+    month_first = read.result.day_first is False
+    this, other = ("bulan/hari", "hari/bulan") if month_first else ("hari/bulan", "bulan/hari")
+    this_en, other_en = ("month/day", "day/month") if month_first else ("day/month", "month/day")
+    unit, year, name, count = (
+        read.unit.name,
+        read.result.survey_year,
+        source.display_name,
+        stored.height,
+    )
+    return (
+        f"{name}: waktu pengisian dibaca {this}, tetapi {count} jawabannya sudah dimuat dari "
+        f"ekspor sebelumnya dengan tanggal dibaca {other}; file ini tidak dimuat agar tidak ada "
+        f"responden yang terhitung dua kali / {name}: submission times read {this_en}, but "
+        f"{count} of its responses are already stored from an earlier export read {other_en}; "
+        "the file is not loaded, so no respondent counts twice. Tetapkan / set date_order: "
+        f"{'month_first' if month_first else 'day_first'} on the google_forms source of {unit} "
+        f'{year} in the config file, then run skm-etl rebuild --config FILE --unit "{unit}" '
+        f"--year {year} (the archived exports are read again in that order)"
+    )
 
 
 def _load_group(
@@ -936,7 +998,15 @@ def fetch_source(settings: Settings, source: SourceConfig) -> FetchOutcome:
     if result.path is None:
         return FetchOutcome(line)
     return FetchOutcome(
-        line, SourceFile(result.path, source.kind, f"fetch:{source.name}", source.unit, source.year)
+        line,
+        SourceFile(
+            result.path,
+            source.kind,
+            f"fetch:{source.name}",
+            source.unit,
+            source.year,
+            day_first=source.day_first,
+        ),
     )
 
 
@@ -1039,6 +1109,7 @@ def replay_sources(settings: Settings, *, year: int | None, unit: str | None) ->
                     unit_name if declared else None,
                     survey_year if declared else None,
                     name=source_file,
+                    day_first=settings.day_first_for(unit_name, survey_year) if declared else None,
                 )
             )
         if missing:

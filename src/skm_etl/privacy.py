@@ -43,6 +43,7 @@ import io
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -256,7 +257,9 @@ def _plan_rewrites(
     keys = set(erasure.response_keys)
     for path, location in candidates:
         try:
-            rewrite = _rewrite(con, reference, path, location, keys, names, phones)
+            rewrite = _rewrite(
+                con, reference, path, location, keys, names, phones, settings.day_first_for
+            )
         except SourceFileError:
             erasure.unreadable.append(str(path))
             continue
@@ -272,8 +275,13 @@ def _rewrite(
     keys: set[str],
     names: set[str],
     phones: set[str],
+    day_first_for: Callable[[str, int], bool | None],
 ) -> Rewrite | None:
-    """Blank the respondent's personal cells in one file; None when it has none of them."""
+    """Blank the respondent's personal cells in one file; None when it has none of them.
+
+    The file is read as its load read it: with the date_order its source is configured
+    with (`day_first_for(unit_name, year)`), so the keys are the stored ones.
+    """
     sha = warehouse.file_sha256(path)
     cells = personal_cells(path)
     if not cells.columns:
@@ -288,11 +296,12 @@ def _rewrite(
             | column.map_elements(normalise_phone, return_dtype=pl.Utf8).is_in(list(phones))
         )
         rows.update(found[ROW].to_list())
-    batch = con.execute(
+    loaded = con.execute(
         "select unit_code, unit_name, survey_year from ops.load_batches "
         "where source_sha256 = ? and status = 'loaded' limit 1",
         [sha],
     ).fetchone()
+    batch = (*loaded, day_first_for(loaded[1], loaded[2])) if loaded else None
     before = _keyed(path, reference, batch) if batch else None
     if before is not None:
         rows.update(before.filter(pl.col("response_key").is_in(list(keys)))[ROW].to_list())
@@ -308,8 +317,10 @@ def _rewrite(
 
 def _keyed(path: Path, reference: Reference, batch: tuple) -> pl.DataFrame:
     """The file's responses with their response keys, as the load computed them."""
-    unit_code, unit_name, survey_year = batch
-    result = read_google_forms(path, reference, unit_name=unit_name, survey_year=survey_year)
+    unit_code, unit_name, survey_year, day_first = batch
+    result = read_google_forms(
+        path, reference, unit_name=unit_name, survey_year=survey_year, day_first=day_first
+    )
     return warehouse.add_response_keys(
         result.responses, source_kind=SOURCE_KIND, unit_code=unit_code
     ).select(ROW, "response_key")

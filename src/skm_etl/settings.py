@@ -21,6 +21,8 @@ COUNTING_RULES = ("all", "target_sample")
 # evaluated by skm_etl.validate.native with GX's semantics (for national volumes).
 VALIDATION_ENGINES = ("gx", "auto")
 SOURCE_KINDS = ("google_forms", "sapaapip")
+# how a Google Forms sheet's locale writes dates: dd/mm/yyyy (Indonesia) or mm/dd/yyyy (US)
+DATE_ORDERS = {"day_first": True, "month_first": False}
 DEFAULT_CRON = "0 2 * * *"
 DEFAULT_TIMEZONE = "Asia/Jakarta"
 
@@ -48,6 +50,8 @@ class SourceConfig:
     url: str | None = None
     token: str | None = field(default=None, repr=False)
     service_account_file: Path | None = None
+    # google_forms: how the sheet writes n/n/yyyy times (its locale); None: read from the file
+    day_first: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,21 @@ class Settings:
     @property
     def lock_path(self) -> Path:
         return self.work_dir / "run.lock"
+
+    def day_first_for(self, unit_name: str, year: int) -> bool | None:
+        """The `date_order` configured for a unit's Google Forms source of a year, if any.
+
+        A replay or an erasure reads an archived export with it, as the load did.
+        """
+        for source in self.sources:
+            if (
+                source.kind == "google_forms"
+                and source.day_first is not None
+                and source.year == year
+                and (source.unit or "").strip().casefold() == unit_name.strip().casefold()
+            ):
+                return source.day_first
+        return None
 
     def window_for(self, year: int) -> SurveyWindow:
         """The configured window of a year, or the calendar year (SPEC §4)."""
@@ -320,6 +339,12 @@ def _sources(items: Any, base: Path, file: str) -> tuple[SourceConfig, ...]:
                 raise ConfigError(
                     f"{where}: environment variable {item['token_env']} (token_env) is not set"
                 )
+        date_order = item.get("date_order")
+        if date_order is not None and (kind != "google_forms" or date_order not in DATE_ORDERS):
+            raise ConfigError(
+                f"{where}: date_order is for google_forms sources, one of "
+                f"{', '.join(DATE_ORDERS)} (how the sheet's locale writes dates), got {date_order!r}"
+            )
         name = str(item.get("name") or f"{kind}-{i}")
         if name in names:
             raise ConfigError(f"{where}: source name {name!r} is used twice")
@@ -338,6 +363,7 @@ def _sources(items: Any, base: Path, file: str) -> tuple[SourceConfig, ...]:
                     if item.get("service_account_file")
                     else None
                 ),
+                day_first=None if date_order is None else DATE_ORDERS[date_order],
             )
         )
     return tuple(out)

@@ -384,7 +384,7 @@ def load_batches(
         new_rows = lineage
         maybe_stored = lineage if scopes is None else scopes.held(lineage)
         if maybe_stored.height:
-            stored = _stored_keys(con, maybe_stored.select(identity))
+            stored = stored_keys(con, maybe_stored.select(identity))
             if stored.height:
                 new_rows = lineage.join(stored, on=identity, how="anti")
         con.register("incoming", new_rows.to_arrow())
@@ -437,7 +437,7 @@ def load_batches(
     return [int(new_per_batch.get(item.record.batch_id, 0)) for item in items]
 
 
-def _stored_keys(con: duckdb.DuckDBPyConnection, incoming: pl.DataFrame) -> pl.DataFrame:
+def stored_keys(con: duckdb.DuckDBPyConnection, incoming: pl.DataFrame) -> pl.DataFrame:
     """The (unit_code, survey_year, response_key) of `incoming` that the store holds.
 
     DuckDB hashes the incoming keys and scans the store's, pruned by the incoming units'

@@ -72,3 +72,8 @@ class ReadResult:
     survey_year: int
     rows_read: int
     warnings: list[str] = field(default_factory=list)
+    # Google Forms: whether n/n/yyyy times were read day-first; unsettled when the file
+    # alone decided month-first, or day-first for want of any sign (no order configured):
+    # the pipeline then checks the store for its responses read the other way round
+    day_first: bool | None = None
+    day_month_unsettled: bool = False

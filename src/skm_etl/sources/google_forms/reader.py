@@ -58,22 +58,38 @@ class Mapping:
 
 
 def read_google_forms(
-    path: Path, ref: Reference, *, unit_name: str, survey_year: int
+    path: Path,
+    ref: Reference,
+    *,
+    unit_name: str,
+    survey_year: int,
+    day_first: bool | None = None,
 ) -> ReadResult:
     """Read a Google Forms responses file into the normalised frames.
 
-    The form carries no unit or year, so both come from the source's configuration.
-    Answers are labels, turned into scores through each item's label set. Names and phone
-    numbers go only to `personal`. Raises SourceFileError when the file cannot be used.
+    The form carries no unit or year, so both come from the source's configuration, as
+    may the order of day and month in its times (`day_first`; None: decided from the file,
+    `normalize.day_first_for`). Answers are labels, turned into scores through each item's
+    label set. Names and phone numbers go only to `personal`. Raises SourceFileError when
+    the file cannot be used.
     """
-    return locate_google_forms(path, ref, unit_name=unit_name, survey_year=survey_year).read_alone()
+    return locate_google_forms(
+        path, ref, unit_name=unit_name, survey_year=survey_year, day_first=day_first
+    ).read_alone()
 
 
 # the roles `_fields` reads when the form has them
 _FIELD_ROLES = (*REQUIRED_ROLES, *nz.RESPONDENT_FIELDS)
 
 
-def locate_google_forms(path: Path, ref: Reference, *, unit_name: str, survey_year: int) -> Located:
+def locate_google_forms(
+    path: Path,
+    ref: Reference,
+    *,
+    unit_name: str,
+    survey_year: int,
+    day_first: bool | None = None,
+) -> Located:
     """Read a responses file up to its data rows (see `read_google_forms`); fields come later.
 
     Raises SourceFileError when the file cannot be used at all.
@@ -99,7 +115,12 @@ def locate_google_forms(path: Path, ref: Reference, *, unit_name: str, survey_ye
             *ACTION_FORM,
         )
 
-    day_first, order_warning = nz.day_first_for(data[mapping.roles["submitted_at"]])
+    if day_first is None:
+        day_first, order_warning = nz.day_first_for(data[mapping.roles["submitted_at"]])
+        # month-first, or day-first for want of any sign: the store is checked before loading
+        unsettled = not day_first or order_warning is not None
+    else:
+        order_warning, unsettled = None, False
     width = 1 + max(i for i, title in enumerate(row_values(sheet, header_index)) if title)
     extra = [] if sheet.is_excel else [nz.extra_field_issues(data, sheet.cell_columns[width:])]
     personal = _personal(data, mapping)
@@ -129,6 +150,8 @@ def locate_google_forms(path: Path, ref: Reference, *, unit_name: str, survey_ye
             survey_year=int(survey_year),
             rows_read=responses.height,
             warnings=warnings,
+            day_first=day_first,
+            day_month_unsettled=unsettled,
         )
 
     shape = ("google_forms", day_first, excel_serial, tuple(roles), codes)
