@@ -204,3 +204,30 @@ def test_an_inbox_that_is_not_a_folder_is_a_rejection_the_run_goes_on_without(
     with duckdb.connect(str(settings.store), read_only=True) as con:
         reasons = con.execute("select source_path, reason from ops.rejected_files").fetchall()
     assert reasons == [(str(settings.inbox), outcome.message)]
+
+
+def test_a_file_still_being_written_is_left_for_the_next_run(inbox: Path, monkeypatch) -> None:
+    settings = load_settings(inbox)
+    growing = sorted(settings.inbox.glob("tabulasi_*.csv"))[0]
+    whole = growing.read_bytes()
+    growing.write_bytes(whole[: len(whole) // 2])  # half copied when the run lists it
+    original = pipeline._locate
+
+    def copying_on(source, reference):
+        if source.path == growing:  # the copy goes on while the run reads
+            growing.write_bytes(whole)
+        return original(source, reference)
+
+    monkeypatch.setattr(pipeline, "_locate", copying_on)
+    outcomes = {o.source_file: o for o in _run(inbox)}
+    assert outcomes[growing.name].status == "skipped"
+    assert "changed while it was read" in outcomes[growing.name].message
+    assert {o.status for name, o in outcomes.items() if name != growing.name} == {"loaded"}
+    with duckdb.connect(str(settings.store), read_only=True) as con:
+        assert not con.execute(
+            "select count(*) from raw.responses where source_file = ?", [growing.name]
+        ).fetchone()[0]
+    monkeypatch.setattr(pipeline, "_locate", original)
+    outcomes = {o.source_file: o for o in _run(inbox)}
+    assert outcomes[growing.name].status == "loaded"
+    assert outcomes[growing.name].rows_new == outcomes[growing.name].rows_accepted > 0

@@ -360,6 +360,7 @@ class _Read:
     error_trace: str = ""
     unit: Unit | None = None
     checked: _Checked | ValidationError | None = None
+    changed: bool = False  # the file changed while it was hashed and read: not used
 
 
 @dataclass
@@ -393,6 +394,7 @@ def _read_files(
         if not source.path.is_file():
             continue
         try:
+            before = _stamp(source.path)
             read.sha = hashes.sha256(source.path)
         except FileNotFoundError:
             continue  # removed since it was listed: reported as not found
@@ -403,9 +405,17 @@ def _read_files(
             continue
         _archive(settings, source, read.sha)
         try:
-            located.append((read, source, _locate(source, prepared.reference)))
+            item = _locate(source, prepared.reference)
         except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the run
-            _failed(read, exc)
+            item = exc
+        # still being written (a copy into the inbox): what was hashed, archived and read
+        # may be three different files; the next run reads it whole
+        if _stamp(source.path) != before:
+            read.changed = True
+        elif isinstance(item, Exception):
+            _failed(read, item)
+        else:
+            located.append((read, source, item))
     results = finish_many([item for _, _, item in located])
     readable: list[tuple[_Read, SourceFile]] = []
     for (read, source, _), result in zip(located, results, strict=True):
@@ -423,6 +433,15 @@ def _read_files(
         for (read, _), outcome in zip(readable, checked, strict=True):
             read.checked = outcome
     return reads
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """A file's size and modification time (None once it is gone)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
 
 
 def _failed(read: _Read, exc: Exception) -> None:
@@ -534,6 +553,13 @@ def _stage(
     name = source.display_name
     outcome = FileOutcome(source_file=name, origin=source.origin, status="rejected")
     sha = read.sha
+    if read.changed:
+        outcome.status = "skipped"
+        outcome.message = (
+            "file berubah saat dibaca (masih disalin?); dibaca lagi pada run berikutnya / the "
+            "file changed while it was read (still being copied?); it is read at the next run"
+        )
+        return outcome
     if sha is None:  # gone since it was listed, or unreadable (permissions)
         return _reject(
             con,
