@@ -557,6 +557,35 @@ def write_workbook(
     return path
 
 
+def _with_summary_sheet(path: Path) -> Path:
+    """Put a "Rekap" sheet first: a header much like the tabulation's, without its columns."""
+    book = openpyxl.load_workbook(path)
+    rekap = book.create_sheet("Rekap", 0)
+    rekap.append(["No", "Layanan", *[f"U{i}" for i in range(1, 10)], "IKM"])
+    rekap.append([1, "Pengaduan masyarakat", *[3.5] * 9, 88.45])
+    book.save(path)
+    return path
+
+
+def test_a_summary_sheet_before_the_tabulation_gives_way_to_it(
+    tmp_path: Path, ref, from_csv
+) -> None:
+    path = _with_summary_sheet(write_workbook(tmp_path / "rekap.xlsx", LINES))
+    result = read_sapaapip(path, ref)
+    assert_frame_equal(result.responses.drop("source_row"), from_csv.responses.drop("source_row"))
+    assert "sheet 'Rekap' is not a complete tabulation; read sheet 'Sheet'" in " ".join(
+        result.warnings
+    )
+
+
+def test_a_workbook_with_no_complete_tabulation_names_the_sheet_it_tried(
+    tmp_path: Path, ref
+) -> None:
+    path = _with_summary_sheet(write_workbook(tmp_path / "rekap.xlsx", ["Catatan"]))
+    with pytest.raises(SourceFileError, match="lembar / sheet 'Rekap': .*Usia"):
+        read_sapaapip(path, ref)
+
+
 def test_a_sheet_starting_lower_and_further_right_keeps_excel_row_numbers(
     tmp_path: Path, ref, from_csv
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from skm_etl.reference.model import (
 from skm_etl.sources import normalize as nz
 from skm_etl.sources.batch import Located
 from skm_etl.sources.constants import BLANK_IS_ISSUE_BLOCKS, INTEGER_PATTERN
-from skm_etl.sources.result import PERSONAL_SCHEMA, ReadResult, file_error
+from skm_etl.sources.result import PERSONAL_SCHEMA, ReadResult, SourceFileError, file_error
 from skm_etl.sources.sapaapip.constants import (
     ACTION_REEXPORT,
     ANTI_KORUPSI_WORDS,
@@ -82,8 +83,7 @@ def locate_sapaapip(path: Path, ref: Reference) -> Located:
     Raises SourceFileError when the file cannot be used at all.
     """
     name = path.name
-    sheet, header_index = _locate_header(read_sheets(path), name)
-    layout = _layout(sheet, header_index, ref, name)
+    sheet, layout = _tabulation(read_sheets(path), ref, name)
     unit_name, survey_year = _metadata(sheet, name)
     data, skipped = _split_rows(sheet, layout)
     if data.is_empty():
@@ -140,8 +140,43 @@ def locate_sapaapip(path: Path, ref: Reference) -> Located:
     )
 
 
-def _locate_header(sheets: list[Sheet], name: str) -> tuple[Sheet, int]:
-    """Find the first sheet and row holding the tabulation header."""
+def _tabulation(sheets: list[Sheet], ref: Reference, name: str) -> tuple[Sheet, Layout]:
+    """The first sheet whose header row maps to a complete tabulation, and its layout.
+
+    A workbook may open with a summary sheet ("Rekap": No, Layanan, U1 … U9, IKM) that
+    looks like a header: a sheet whose header lacks columns gives way to the next one, and
+    is named in the message when no sheet will do.
+    """
+    failures: list[tuple[Sheet, SourceFileError]] = []
+    for sheet, index in _header_rows(sheets):
+        try:
+            layout = _layout(sheet, index, ref, name)
+        except SourceFileError as exc:
+            failures.append((sheet, exc))
+            continue
+        skipped = ", ".join(f"'{s.name}'" for s, _ in failures)
+        if skipped:  # say which sheet was read, should the one passed over be the wanted one
+            layout.warnings.append(
+                f"lembar {skipped} bukan tabulasi lengkap; dibaca lembar '{sheet.name}' / "
+                f"sheet {skipped} is not a complete tabulation; read sheet '{sheet.name}'"
+            )
+        return sheet, layout
+    if failures:
+        sheet, exc = failures[0]
+        if len(sheets) == 1:
+            raise exc
+        raise SourceFileError(f"lembar / sheet '{sheet.name}': {exc}") from exc
+    raise file_error(
+        f"baris header tabulasi (No, Layanan, Usia, Jenis Kelamin, …, U1 … U9) tidak ditemukan "
+        f"di {HEADER_SCAN_ROWS} baris pertama file {name}",
+        f"the tabulation header row (No, Layanan, Usia, Jenis Kelamin, …, U1 … U9) was not "
+        f"found in the first {HEADER_SCAN_ROWS} rows of {name}",
+        *ACTION_REEXPORT,
+    )
+
+
+def _header_rows(sheets: list[Sheet]) -> Iterator[tuple[Sheet, int]]:
+    """Each sheet's first row that looks like the tabulation header, in sheet order."""
     known = {v for variants in COLUMN_VARIANTS.values() for v in variants}
     unsur = re.compile(UNSUR_GROUP)
     for sheet in sheets:
@@ -153,14 +188,8 @@ def _locate_header(sheets: list[Sheet], name: str) -> tuple[Sheet, int]:
             row = [None if text is None else keyed[text] for text in texts]
             hits = sum(1 for key in row if key and (key in known or unsur.match(key)))
             if hits >= HEADER_MIN_MATCHES:
-                return sheet, index
-    raise file_error(
-        f"baris header tabulasi (No, Layanan, Usia, Jenis Kelamin, …, U1 … U9) tidak ditemukan "
-        f"di {HEADER_SCAN_ROWS} baris pertama file {name}",
-        f"the tabulation header row (No, Layanan, Usia, Jenis Kelamin, …, U1 … U9) was not "
-        f"found in the first {HEADER_SCAN_ROWS} rows of {name}",
-        *ACTION_REEXPORT,
-    )
+                yield sheet, index
+                break
 
 
 def _role(key: str) -> str | None:
