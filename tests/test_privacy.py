@@ -35,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from runs import FlowRun, run_flow
@@ -605,6 +606,43 @@ def test_contact_details_in_rejected_cells_are_masked_in_ops_and_the_summary(
     variants = [TYPED_PHONE, TYPED_PHONE[1:], "299887766", TYPED_EMAIL, "4455", "6677"]
     assert _found(text, variants) == []
     assert PHONE_MASK in summary.render()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-01-05 10:30:00.000000",  # a time the suite rejected, as text
+        "3201234567890001",  # a 16-digit number: longer than any phone number
+        "/srv/skm/inbox/tabulasi_20250301123000.csv",
+    ],
+)
+def test_masking_leaves_digits_that_are_not_a_phone_number(text: str) -> None:
+    assert masked(text) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["WA 0812-3456-7890", "+62 812 3456 7890", "(021) 4244691", "hp:081234567890."]
+)
+def test_masking_finds_phone_numbers_written_as_people_write_them(text: str) -> None:
+    assert PHONE_MASK in masked(text)
+    assert not re.search(r"\d{4}", masked(text))
+
+
+def test_rejected_rows_of_a_plan_file_are_masked_too(tmp_path: Path) -> None:
+    con = warehouse.open_store(tmp_path / "store.duckdb")
+    try:
+        rows = pl.DataFrame(
+            [(3, "penanggung_jawab", f"Pak Budi {TYPED_PHONE}", "bukan nama jabatan")],
+            schema=["source_row", "column", "value", "reason"],
+            orient="row",
+        )
+        warehouse.record_rejected_rows(
+            con, run_id="r", batch_id="b", source_file="rtl.csv", rows=rows
+        )
+        stored = con.execute("select value from ops.rejected_rows").fetchall()
+    finally:
+        con.close()
+    assert stored == [(f"Pak Budi {PHONE_MASK}",)]
 
 
 def test_the_masking_patterns_are_the_ones_dbt_masks_suggestions_with() -> None:

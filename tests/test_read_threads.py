@@ -9,6 +9,7 @@ many batches are in flight at once and the threads finish out of order.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import shutil
 import threading
@@ -227,6 +228,8 @@ def test_a_file_still_being_written_is_left_for_the_next_run(inbox: Path, monkey
         assert not con.execute(
             "select count(*) from raw.responses where source_file = ?", [growing.name]
         ).fetchone()[0]
+    half = hashlib.sha256(whole[: len(whole) // 2]).hexdigest()
+    assert not list(settings.archive_dir.rglob(f"{half}.*"))  # no copy under a wrong name
     monkeypatch.setattr(pipeline, "_locate", original)
     outcomes = {o.source_file: o for o in _run(inbox)}
     assert outcomes[growing.name].status == "loaded"

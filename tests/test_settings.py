@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from skm_etl.load.units import unit_key
 from skm_etl.settings import ConfigError, load_settings
 
 
@@ -167,3 +168,26 @@ def test_a_forms_source_date_order_is_found_by_unit_and_year(tmp_path: Path) -> 
     assert settings.day_first_for(" balai pom di kota contoh", 2025) is False
     assert settings.day_first_for("Balai POM di Kota Contoh", 2024) is None
     assert settings.day_first_for("Loka POM di Kota Lain", 2025) is None
+
+
+def test_a_forms_source_named_by_an_alias_finds_its_date_order_through_the_registry(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "units.csv").write_text(
+        "unit_code,unit_name,unit_type,province,aliases\n"
+        "CONTOH,Balai POM di Kota Contoh,Balai POM,Jawa Barat,BPOM Contoh;Balai Contoh\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(
+        write(
+            tmp_path,
+            "warehouse: a.duckdb\nunits: units.csv\nsources:\n"
+            '  - {kind: google_forms, unit: "BPOM  Contoh", year: 2025, path: f.csv, '
+            "date_order: month_first}\n",
+        )
+    )
+    # the store names the unit as the registry does
+    assert settings.day_first_for("Balai POM di Kota Contoh", 2025) is None
+    key = unit_key(settings.units)
+    assert settings.day_first_for("Balai POM di Kota Contoh", 2025, key) is False
+    assert settings.day_first_for("CONTOH", 2025, key) is False

@@ -496,7 +496,7 @@ def test_a_us_sheet_read_day_first_at_first_is_not_loaded_twice_once_proven_mont
     [outcome] = summary.files
     assert (outcome.status, stored, summary.exit_code) == ("rejected", 8, 2)
     # seven: 4/4 reads the same either way, so its stored key is right
-    assert "read month/day, but 7 of its responses are already stored" in outcome.message
+    assert "are month/day, but 7 of its responses are already stored" in outcome.message
     assert f"date_order: month_first on the google_forms source of {UNIT} {YEAR}" in outcome.message
 
     # as the message says: the source's order set, the year replayed, the export loaded
@@ -535,3 +535,24 @@ def test_a_configured_date_order_is_read_without_guessing(tmp_path: Path, ref) -
     assert told.responses["submitted_at"][0] == dt.datetime(2025, 4, 3, 7, 50)
     settled = read_google_forms(CSV, ref, unit_name=UNIT, survey_year=YEAR)  # 13/04 proves it
     assert (settled.day_first, settled.day_month_unsettled) == (True, False)
+
+
+def test_an_export_read_day_first_for_want_of_a_sign_waits_when_the_store_proved_month_first(
+    make_deployment, tmp_path: Path
+) -> None:
+    full = write_csv(tmp_path, _us_export(9), name="full.csv")  # 13 April: month-first
+    config = make_deployment(forms=[(full, UNIT, YEAR)])
+    summary, stored = _night(config)
+    assert (stored, summary.exit_code) == (9, 0)
+    # the sheet without its 13 April response: the file alone could be either order
+    export = config.parent / "forms" / f"1_{full.name}"
+    export.write_bytes(write_csv(tmp_path, _us_export(8), name="fewer.csv").read_bytes())
+    summary, stored = _night(config)
+    [outcome] = summary.files
+    assert (outcome.status, stored) == ("rejected", 9)
+    assert (
+        "could be day/month or month/day, and 7 of its responses are already stored from an "
+        "earlier export that proved month/day" in outcome.message
+    )
+    assert "set date_order: month_first" in outcome.message
+    assert "rebuild" not in outcome.message  # what is stored is right: nothing to read again

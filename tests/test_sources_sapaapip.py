@@ -250,19 +250,21 @@ def test_a_response_whose_first_filled_cell_starts_with_unit_is_data_not_metadat
 
 
 @pytest.mark.parametrize(
-    "unit_line",
+    ("year_line", "unit_line"),
     [
-        "Unit,:,Loka POM di Kota Contoh",
-        "Unit,Loka POM di Kota Contoh",
-        "Unit: Loka POM di Kota Contoh",
-        "Unit Kerja Loka POM di Kota Contoh",
+        ("Tahun,:,2025", "Unit,:,Loka POM di Kota Contoh"),
+        ("Tahun,:,2025", "Unit,Loka POM di Kota Contoh"),
+        ("Tahun,:,2025", "Unit: Loka POM di Kota Contoh"),
+        ("Tahun,:,2025", "Unit Kerja Loka POM di Kota Contoh"),
+        ("Tahun 2025", "Satker Loka POM di Kota Contoh"),
     ],
-    ids=["three-cells", "label-cell", "one-cell-colon", "long-label-one-cell"],
+    ids=["three-cells", "label-cell", "one-cell-colon", "long-label-one-cell", "one-cell-no-colon"],
 )
-def test_a_unit_label_ending_its_cell_or_followed_by_a_colon_is_metadata(
-    tmp_path: Path, ref, unit_line: str
+def test_metadata_labels_are_read_in_every_layout_but_unit_needs_a_cell_or_colon(
+    tmp_path: Path, ref, year_line: str, unit_line: str
 ) -> None:
-    lines = [unit_line if line.startswith("Unit Kerja") else line for line in LINES]
+    replaced = {"Tahun": year_line, "Unit Kerja": unit_line}
+    lines = [next((v for k, v in replaced.items() if line.startswith(k)), line) for line in LINES]
     result = read_lines(tmp_path, lines, ref)
     assert (result.unit_name, result.survey_year) == ("Loka POM di Kota Contoh", 2025)
     assert result.responses.height == 14

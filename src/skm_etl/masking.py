@@ -1,11 +1,13 @@
 """Mask phone numbers and e-mail addresses in text quoted from a source file.
 
 A respondent may type a phone number where a number is expected (the age), into a
-suggestion that spills into the next column, or anywhere else. A rejected cell's value,
+suggestion that spills into the next column, or anywhere else. A rejected cell's text,
 a message quoting a row and a printed warning all leave the raw layer, so they carry the
 text with both kinds masked (UU 27/2022). The patterns are those of dbt's
 `masked_personal_text` macro (dbt_project/macros/privacy.sql), which masks the published
-suggestions; tests/test_privacy.py checks that the two spellings stay the same.
+suggestions; tests/test_privacy.py checks that the two spellings stay the same. Here a
+phone number must also stand apart from other digits, so a longer number, a time or a
+hash keeps its digits (a rejected value must still say what was rejected).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ EMAIL_MASK = "[email disamarkan / e-mail masked]"
 PHONE_MASK = "[nomor disamarkan / number masked]"
 
 _EMAIL = re.compile(EMAIL_PATTERN)
-_PHONE = re.compile(PHONE_PATTERN)
+_PHONE = re.compile(rf"(?<![0-9]){PHONE_PATTERN}(?![0-9])")
 
 
 def masked(text: str) -> str:
@@ -31,7 +33,5 @@ def masked(text: str) -> str:
 
 
 def masked_expr(expr: pl.Expr) -> pl.Expr:
-    """`masked` as a Polars expression over a text column (nulls stay null)."""
-    return expr.str.replace_all(EMAIL_PATTERN, EMAIL_MASK).str.replace_all(
-        PHONE_PATTERN, PHONE_MASK
-    )
+    """`masked` over a text column (nulls stay null): for the few rejected cells only."""
+    return expr.map_elements(masked, return_dtype=pl.Utf8)

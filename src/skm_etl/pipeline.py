@@ -22,8 +22,8 @@ from skm_etl import failpoints
 from skm_etl.fetch.archive import archive_path, new_temporary_file
 from skm_etl.load import warehouse
 from skm_etl.load.reference_tables import write_reference_tables
-from skm_etl.load.units import Unit, UnitError, UnitResolver, read_registry
-from skm_etl.masking import masked
+from skm_etl.load.units import Unit, UnitError, UnitResolver, read_registry, unit_key
+from skm_etl.masking import masked, masked_expr
 from skm_etl.reference.catalog import ReferenceDataError, load_reference
 from skm_etl.reference.model import Reference
 from skm_etl.settings import ConfigError, Settings, SourceConfig
@@ -403,15 +403,20 @@ def _read_files(
             continue
         if read.sha in known or source.path.suffix.lower() not in READABLE_SUFFIXES:
             continue
-        _archive(settings, source, read.sha)
+        archived = _archive(settings, source, read.sha)
         try:
             item = _locate(source, prepared.reference)
         except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the run
             item = exc
         # still being written (a copy into the inbox): what was hashed, archived and read
         # may be three different files; the next run reads it whole
-        if _stamp(source.path) != before:
-            read.changed = True
+        if (after := _stamp(source.path)) != before:
+            if archived is not None:  # its bytes may not be those its name hashes
+                archived.unlink(missing_ok=True)
+            if after is None:
+                read.sha = None  # removed meanwhile: reported as not found
+            else:
+                read.changed = True
         elif isinstance(item, Exception):
             _failed(read, item)
         else:
@@ -505,10 +510,13 @@ def _check(
             continue
         responses = frames[part]
         # a cell the reader already rejected (a score out of range, blank) fails the suite
-        # too: one reason per cell, the reader's
-        rejected = pl.concat(
-            [read.result.issues.cast(ISSUE_SCHEMA), outcome.failures.cast(ISSUE_SCHEMA)]
+        # too: one reason per cell, the reader's. The reader quotes cells as written, where
+        # a respondent may have typed a phone number; the suite's values are typed
+        # (scores, times, keys) and are kept as they are
+        issues = read.result.issues.cast(ISSUE_SCHEMA).with_columns(
+            masked_expr(pl.col("value")), masked_expr(pl.col("reason"))
         )
+        rejected = pl.concat([issues, outcome.failures.cast(ISSUE_SCHEMA)])
         rejected = rejected.filter(
             pl.col("column").is_null() | pl.struct("source_row", "column").is_first_distinct()
         )
@@ -590,7 +598,7 @@ def _stage(
     if isinstance(read.error, SourceFileError | UnitError):
         return _reject(con, outcome, run_id, source, sha, str(read.error))
     if read.error is not None or read.result is None or read.unit is None or read.checked is None:
-        log.debug("reader failed on %s\n%s", name, read.error_trace)
+        log.debug("reader failed on %s\n%s", name, masked(read.error_trace))
         return _reject(
             con,
             outcome,
@@ -642,24 +650,38 @@ def _stored_swapped(con, source: SourceFile, read: _Read) -> str | None:
     stored = warehouse.stored_keys(con, keyed.select("unit_code", "survey_year", "response_key"))
     if stored.is_empty():
         return None
-    month_first = read.result.day_first is False
-    this, other = ("bulan/hari", "hari/bulan") if month_first else ("hari/bulan", "bulan/hari")
-    this_en, other_en = ("month/day", "day/month") if month_first else ("day/month", "month/day")
+    # the file alone reads n/n/yyyy day-first only for want of a sign, so the stored
+    # reading it clashes with is month-first whichever was proven: month_first is the fix
     unit, year, name, count = (
         read.unit.name,
         read.result.survey_year,
         source.display_name,
         stored.height,
     )
+    if read.result.day_first is False:  # proven month-first here, guessed day-first before
+        problem = (
+            f"{name}: waktu pengisian terbukti bulan/hari, tetapi {count} jawabannya sudah "
+            "dimuat dari ekspor sebelumnya yang dibaca hari/bulan / "
+            f"{name}: its submission times are month/day, but {count} of its responses are "
+            "already stored from an earlier export read day/month"
+        )
+        then = (
+            f', then run skm-etl rebuild --config FILE --unit "{unit}" --year {year} (the '
+            "archived exports are read again month-first)"
+        )
+    else:  # guessed day-first here, proven month-first before
+        problem = (
+            f"{name}: waktu pengisian bisa hari/bulan atau bulan/hari, dan {count} jawabannya "
+            "sudah dimuat dari ekspor sebelumnya yang terbukti bulan/hari / "
+            f"{name}: its submission times could be day/month or month/day, and {count} of its "
+            "responses are already stored from an earlier export that proved month/day"
+        )
+        then = ""
     return (
-        f"{name}: waktu pengisian dibaca {this}, tetapi {count} jawabannya sudah dimuat dari "
-        f"ekspor sebelumnya dengan tanggal dibaca {other}; file ini tidak dimuat agar tidak ada "
-        f"responden yang terhitung dua kali / {name}: submission times read {this_en}, but "
-        f"{count} of its responses are already stored from an earlier export read {other_en}; "
-        "the file is not loaded, so no respondent counts twice. Tetapkan / set date_order: "
-        f"{'month_first' if month_first else 'day_first'} on the google_forms source of {unit} "
-        f'{year} in the config file, then run skm-etl rebuild --config FILE --unit "{unit}" '
-        f"--year {year} (the archived exports are read again in that order)"
+        f"{problem}; file ini tidak dimuat agar tidak ada responden yang terhitung dua kali / "
+        "the file is not loaded, so no respondent counts twice. Tetapkan / set "
+        f"date_order: month_first on the google_forms source of {unit} {year} in the config "
+        f"file{then}"
     )
 
 
@@ -741,14 +763,17 @@ def write_validation_docs(settings: Settings, summary: RunSummary) -> None:
         summary.warnings.append(f"Data Docs tidak ditulis / Data Docs not written: {exc}")
 
 
-def _archive(settings: Settings, source: SourceFile, sha: str) -> None:
-    """Keep every input by content hash before parsing it, so any run can be replayed."""
+def _archive(settings: Settings, source: SourceFile, sha: str) -> Path | None:
+    """Keep every input by content hash before parsing it, so any run can be replayed.
+
+    Returns the archived copy when this call wrote it.
+    """
     if settings.archive_dir in source.path.parents:
-        return
+        return None
     extension = source.path.suffix.lower().lstrip(".")
     target = archive_path(settings.archive_dir, source.kind, sha, extension)
     if target.exists():
-        return
+        return None
     # a temporary name of its own: two read threads may archive the same content at once
     # (one export saved under two names); either copy is the same bytes
     tmp = new_temporary_file(target.parent)
@@ -757,6 +782,7 @@ def _archive(settings: Settings, source: SourceFile, sha: str) -> None:
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
+    return target
 
 
 def _reject(
@@ -845,7 +871,7 @@ class RunSummary:
                 )
                 lines.append(f"  {year}  {_shown(unit):<40} n={counted:<6} {index}")
         if self.error:
-            lines.append(f"FAILED: {self.error}")
+            lines.append(f"FAILED: {_quoted(self.error)}")
             lines.append(
                 "nothing was published; the previous served file stays / tidak ada yang diterbitkan"
             )
@@ -987,7 +1013,7 @@ def record_run(settings: Settings, summary: RunSummary, *, status: str) -> None:
                 files_rejected=summary.files_rejected,
                 rows_accepted=summary.rows_accepted,
                 rows_rejected=summary.rows_rejected,
-                message=summary.error,
+                message=masked(summary.error) if summary.error else None,
             )
     finally:
         con.close()
@@ -1118,6 +1144,7 @@ def replay_sources(settings: Settings, *, year: int | None, unit: str | None) ->
                 "tidak ada file yang pernah dimuat untuk pilihan ini / no loaded file matches "
                 f"year={year} unit={unit!r}; see ops.load_batches"
             )
+        key = unit_key(settings.units)  # the store names units as the registry does
         sources: list[SourceFile] = []
         missing: list[str] = []
         for sha, kind, source_file, unit_name, survey_year in batches:
@@ -1135,7 +1162,9 @@ def replay_sources(settings: Settings, *, year: int | None, unit: str | None) ->
                     unit_name if declared else None,
                     survey_year if declared else None,
                     name=source_file,
-                    day_first=settings.day_first_for(unit_name, survey_year) if declared else None,
+                    day_first=settings.day_first_for(unit_name, survey_year, key)
+                    if declared
+                    else None,
                 )
             )
         if missing:

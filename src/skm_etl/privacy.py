@@ -52,6 +52,7 @@ import openpyxl
 import polars as pl
 
 from skm_etl.load import warehouse
+from skm_etl.load.units import unit_key
 from skm_etl.lock import RunLockedError, run_lock
 from skm_etl.reference.catalog import ReferenceDataError, load_reference
 from skm_etl.reference.model import Reference
@@ -255,11 +256,14 @@ def _plan_rewrites(
         if source.kind == SOURCE_KIND and source.path is not None and source.path.is_file()
     ]
     keys = set(erasure.response_keys)
+    key = unit_key(settings.units)  # the store names units as the registry does
+
+    def day_first_for(unit_name: str, year: int) -> bool | None:
+        return settings.day_first_for(unit_name, year, key)
+
     for path, location in candidates:
         try:
-            rewrite = _rewrite(
-                con, reference, path, location, keys, names, phones, settings.day_first_for
-            )
+            rewrite = _rewrite(con, reference, path, location, keys, names, phones, day_first_for)
         except SourceFileError:
             erasure.unreadable.append(str(path))
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,17 +101,23 @@ class Settings:
     def lock_path(self) -> Path:
         return self.work_dir / "run.lock"
 
-    def day_first_for(self, unit_name: str, year: int) -> bool | None:
+    def day_first_for(
+        self, unit_name: str, year: int, unit_key: Callable[[str], str] | None = None
+    ) -> bool | None:
         """The `date_order` configured for a unit's Google Forms source of a year, if any.
 
-        A replay or an erasure reads an archived export with it, as the load did.
+        A replay or an erasure reads an archived export with it, as the load did. The
+        store names the unit as the registry does, the config as its author wrote it:
+        `unit_key` (`load.units.unit_key`) tells them the same unit.
         """
+        key = unit_key or (lambda name: " ".join(name.split()).casefold())
+        wanted = key(unit_name)
         for source in self.sources:
             if (
                 source.kind == "google_forms"
                 and source.day_first is not None
                 and source.year == year
-                and (source.unit or "").strip().casefold() == unit_name.strip().casefold()
+                and key(source.unit or "") == wanted
             ):
                 return source.day_first
         return None
@@ -340,7 +347,11 @@ def _sources(items: Any, base: Path, file: str) -> tuple[SourceConfig, ...]:
                     f"{where}: environment variable {item['token_env']} (token_env) is not set"
                 )
         date_order = item.get("date_order")
-        if date_order is not None and (kind != "google_forms" or date_order not in DATE_ORDERS):
+        if date_order is not None and (
+            kind != "google_forms"
+            or not isinstance(date_order, str)
+            or date_order not in DATE_ORDERS
+        ):
             raise ConfigError(
                 f"{where}: date_order is for google_forms sources, one of "
                 f"{', '.join(DATE_ORDERS)} (how the sheet's locale writes dates), got {date_order!r}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,23 @@ class UnitResolver:
             "Perbaiki nama unit di file, atau tambahkan unit ke registri / fix the unit name "
             "in the file, or add the unit to the registry (units:)."
         )
+
+
+def unit_key(units: Path | None) -> Callable[[str], str]:
+    """A key that is the same for every name of one unit: its code in the registry.
+
+    Without a registry (or for a name it does not know) the name itself, case and spaces
+    aside. For telling a unit in the store and in the config apart or the same.
+    """
+    resolver = UnitResolver(*read_registry(units)) if units is not None else UnitResolver(None)
+
+    def key(name: str) -> str:
+        try:
+            return resolver.resolve(name).code
+        except UnitError:
+            return " ".join(name.split()).casefold()
+
+    return key
 
 
 def read_registry(path: Path) -> tuple[tuple[Unit, ...], dict[str, str]]:

@@ -364,8 +364,8 @@ def load_batches(
                 pl.lit(item.record.source_file).alias("source_file"),
                 pl.col("source_row").cast(pl.Int64),
                 pl.col("column").cast(pl.Utf8).alias("column_name"),
-                masked_expr(pl.col("value").cast(pl.Utf8)),
-                masked_expr(pl.col("reason").cast(pl.Utf8)),
+                pl.col("value").cast(pl.Utf8),
+                pl.col("reason").cast(pl.Utf8),
             )
             for item in items
         ]

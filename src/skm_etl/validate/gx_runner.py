@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from skm_etl.masking import masked
 from skm_etl.validate import native
 from skm_etl.validate.outcome import (
     FAILURE_SCHEMA,
@@ -857,7 +858,11 @@ def _merged_result(rule: Rule, tally: _Tally, shown: pl.DataFrame) -> dict[str, 
     nonmissing = tally.element_count - tally.missing_count
     # GX's Data Docs templates put these values into the page unescaped, and they are what
     # a unit's admin or a respondent typed (an unknown layanan): escape them here.
-    values = [_html_text(value) for value in shown["value"].to_list()]
+    # A phone number or e-mail address typed there is masked first (the page is outside raw).
+    values = [
+        _html_text(masked(value) if isinstance(value, str) else value)
+        for value in shown["value"].to_list()
+    ]
     # Data Docs draw the "value, count, source_row" table from these three keys.
     shown_rows = [
         {rule.value_column or rule.column: value, "source_row": source_row}

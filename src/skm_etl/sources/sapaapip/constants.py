@@ -75,6 +75,9 @@ HEADER_SCAN_ROWS = 60
 # one cell or three)
 YEAR_LABELS = ("tahun", "tahun survei", "tahun survey")
 UNIT_LABELS = ("unit kerja", "satuan kerja", "satker", "unit")
+# a label that also begins ordinary cells (the layanan "Unit Layanan Pengaduan Konsumen"):
+# it starts a metadata row only when it ends its cell or a colon follows it
+CELL_ENDING_LABELS = ("unit",)
 # joins a row's cells when looking for those labels, so a label can be seen to end its
 # cell: NUL, which no cell holds (a CSV with one is rejected as binary, XML cannot hold it)
 CELL_BREAK = "\x00"

@@ -25,6 +25,7 @@ from skm_etl.sources.sapaapip.constants import (
     ACTION_REEXPORT,
     ANTI_KORUPSI_WORDS,
     CELL_BREAK,
+    CELL_ENDING_LABELS,
     COLUMN_PREFIXES,
     COLUMN_TITLES,
     COLUMN_VARIANTS,
@@ -161,11 +162,12 @@ def _tabulation(sheets: list[Sheet], ref: Reference, name: str) -> tuple[Sheet, 
                 f"sheet {skipped} is not a complete tabulation; read sheet '{sheet.name}'"
             )
         return sheet, layout
-    if failures:
-        sheet, exc = failures[0]
-        if len(sheets) == 1:
-            raise exc
-        raise SourceFileError(f"lembar / sheet '{sheet.name}': {exc}") from exc
+    if len(sheets) == 1 and failures:
+        raise failures[0][1]
+    if failures:  # each sheet's reason: the one meant as the tabulation is among them
+        raise SourceFileError(
+            " | ".join(f"lembar / sheet '{sheet.name}': {exc}" for sheet, exc in failures)
+        ) from failures[0][1]
     raise file_error(
         f"baris header tabulasi (No, Layanan, Usia, Jenis Kelamin, …, U1 … U9) tidak ditemukan "
         f"di {HEADER_SCAN_ROWS} baris pertama file {name}",
@@ -387,17 +389,17 @@ def _metadata(sheet: Sheet, name: str) -> tuple[str, int]:
 def _labelled_values(lines: pl.LazyFrame, labels: tuple[str, ...]) -> pl.LazyFrame:
     """Select rows starting with one of the labels, with the non-blank rest as `value`.
 
-    A label of one word ("Unit", "Tahun") must end its cell or be followed by a colon: a
-    data row whose first filled cell is a layanan such as "Unit Layanan Pengaduan
-    Konsumen" is not a "Unit : …" row. A label of several words may be followed by its
-    value in the same cell ("Unit Kerja Loka POM di …").
+    A label may be followed by its value in the same cell ("Tahun 2025", "Unit Kerja Loka
+    POM di …"), except one of CELL_ENDING_LABELS, which must end its cell or be followed
+    by a colon: a data row whose first filled cell is a layanan such as "Unit Layanan
+    Pengaduan Konsumen" is not a "Unit : …" row.
     """
     cell_break = f"\\x{ord(CELL_BREAK):02x}"  # as the pattern spells it
     gap = rf"[\s{cell_break}]*"
     forms = []
-    for several, ending in ((True, rf"\b{gap}:?"), (False, rf"\s*(?:{cell_break}{gap}:?|:)")):
-        chosen = sorted((x for x in labels if (len(x.split()) > 1) == several), key=len)
-        if chosen:  # longest first; labels of several words before "Unit" or "Tahun"
+    for strict, ending in ((False, rf"\b{gap}:?"), (True, rf"\s*(?:{cell_break}{gap}:?|:)")):
+        chosen = sorted((x for x in labels if (x in CELL_ENDING_LABELS) == strict), key=len)
+        if chosen:  # longest first, the others before these: "Unit Kerja" before "Unit"
             words = "|".join(r"\s+".join(map(re.escape, x.split())) for x in reversed(chosen))
             forms.append(rf"(?:{words}){ending}")
     pattern = rf"(?i)^(?:{'|'.join(forms)}){gap}(.*?){gap}$"
