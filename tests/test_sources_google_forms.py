@@ -556,3 +556,4 @@ def test_an_export_read_day_first_for_want_of_a_sign_waits_when_the_store_proved
     )
     assert "set date_order: month_first" in outcome.message
     assert "rebuild" not in outcome.message  # what is stored is right: nothing to read again
+    assert outcome.message.endswith("this file is then loaded by the next run")

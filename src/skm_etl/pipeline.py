@@ -681,7 +681,7 @@ def _stored_swapped(con, source: SourceFile, read: _Read) -> str | None:
         f"{problem}; file ini tidak dimuat agar tidak ada responden yang terhitung dua kali / "
         "the file is not loaded, so no respondent counts twice. Tetapkan / set "
         f"date_order: month_first on the google_forms source of {unit} {year} in the config "
-        f"file{then}"
+        f"file{then}; this file is then loaded by the next run"
     )
 
 
