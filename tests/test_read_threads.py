@@ -221,8 +221,12 @@ def test_a_file_still_being_written_is_left_for_the_next_run(inbox: Path, monkey
 
     monkeypatch.setattr(pipeline, "_locate", copying_on)
     outcomes = {o.source_file: o for o in _run(inbox)}
-    assert outcomes[growing.name].status == "skipped"
+    assert outcomes[growing.name].status == "deferred"
     assert "changed while it was read" in outcomes[growing.name].message
+    summary = pipeline.RunSummary(
+        run_id="r", started_at=dt.datetime.now(), files=list(outcomes.values())
+    )
+    assert "0 unchanged, 0 rejected, 1 deferred to the next run)" in summary.render()
     assert {o.status for name, o in outcomes.items() if name != growing.name} == {"loaded"}
     with duckdb.connect(str(settings.store), read_only=True) as con:
         assert not con.execute(

@@ -83,7 +83,7 @@ class SourceFile:
 class FileOutcome:
     source_file: str
     origin: str
-    status: str  # loaded | skipped | rejected
+    status: str  # loaded | skipped (loaded before) | rejected | deferred (to the next run)
     unit_name: str | None = None
     survey_year: int | None = None
     rows_read: int = 0
@@ -562,7 +562,7 @@ def _stage(
     outcome = FileOutcome(source_file=name, origin=source.origin, status="rejected")
     sha = read.sha
     if read.changed:
-        outcome.status = "skipped"
+        outcome.status = "deferred"
         outcome.message = (
             "file berubah saat dibaca (masih disalin?); dibaca lagi pada run berikutnya / the "
             "file changed while it was read (still being copied?); it is read at the next run"
@@ -853,9 +853,12 @@ class RunSummary:
             if f.message and f.status != "loaded":
                 lines.append(f"           {_quoted(f.message)}")
             lines += [f"           ! {_quoted(w)}" for w in f.warnings]
+        waiting = sum(f.status == "deferred" for f in self.files)
+        deferred = f", {waiting} deferred to the next run" if waiting else ""
         lines.append(
             f"files: {len(self.files)} ({sum(f.status == 'loaded' for f in self.files)} loaded, "
-            f"{sum(f.status == 'skipped' for f in self.files)} unchanged, {self.files_rejected} rejected); "
+            f"{sum(f.status == 'skipped' for f in self.files)} unchanged, {self.files_rejected} rejected"
+            f"{deferred}); "
             f"rows accepted {self.rows_accepted}, rejected {self.rows_rejected}; units built {self.units_built}"
         )
         if self.marts_build:
