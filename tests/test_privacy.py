@@ -26,6 +26,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import textwrap
 import threading
 import uuid
@@ -792,6 +793,37 @@ def test_the_next_run_does_not_bring_the_erased_data_back(
         assert con.execute(
             "select count(*) from raw.respondent_personal where respondent_name = 'Responden 3'"
         ).fetchone() == (0,)
+
+
+def test_a_rebuild_after_an_erasure_reads_the_blanked_archived_files(
+    deployment: Deployment, erased: Erased, tmp_path: Path
+) -> None:
+    root = shutil.copytree(deployment.config.parent, tmp_path / "copy")  # replay deletes
+    settings = load_settings(root / "config.yaml")
+    count = "select count(*) from raw.responses"
+    with duckdb.connect(str(settings.store), read_only=True) as con:
+        stored = con.execute(count).fetchone()[0]
+    sources = pipeline.replay_sources(settings, year=None, unit=None)
+    run_id = warehouse.new_id()
+    prepared = pipeline.prepare(settings, run_id)
+    outcomes = pipeline.process_files(settings, prepared, sources, run_id)
+    # the blanked export was also loaded again by the next run: one copy is enough
+    assert {o.status for o in outcomes} == {"loaded", "skipped"}, [o.message for o in outcomes]
+    with duckdb.connect(str(settings.store), read_only=True) as con:
+        assert con.execute(count).fetchone()[0] == stored
+        assert con.execute(
+            "select count(*) from raw.respondent_personal where respondent_name = 'Responden 3'"
+        ).fetchone() == (0,)
+        rewritten = {
+            n for (n,) in con.execute("select new_sha256 from ops.archive_rewrites").fetchall()
+        }
+        reloaded = {
+            sha
+            for (sha,) in con.execute(
+                "select source_sha256 from ops.load_batches where run_id = ?", [run_id]
+            ).fetchall()
+        }
+    assert rewritten & reloaded, "the blanked copies were read"
 
 
 @pytest.mark.parametrize(

@@ -238,3 +238,16 @@ def test_a_file_still_being_written_is_left_for_the_next_run(inbox: Path, monkey
     outcomes = {o.source_file: o for o in _run(inbox)}
     assert outcomes[growing.name].status == "loaded"
     assert outcomes[growing.name].rows_new == outcomes[growing.name].rows_accepted > 0
+
+
+def test_a_replay_finds_a_unit_by_name_in_any_case_and_spacing_or_by_code(inbox: Path) -> None:
+    _run(inbox)
+    settings = load_settings(inbox)
+    with duckdb.connect(str(settings.store), read_only=True) as con:
+        name, code, files = con.execute(
+            "select unit_name, unit_code, count(*) from ops.load_batches "
+            "group by all order by 3 desc, 1 limit 1"
+        ).fetchone()
+    for spelling in [name, f"  {name.upper()} ", name.replace(" ", "  "), code.lower()]:
+        replayed = pipeline.replay_sources(settings, year=None, unit=spelling)
+        assert len(replayed) == files, spelling

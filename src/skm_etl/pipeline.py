@@ -1119,6 +1119,28 @@ def build_docs(settings: Settings) -> Path:
     return target
 
 
+def _erasure_rewrites(con) -> dict[str, str]:
+    """Archived files an erasure blanked: the sha256 they were loaded under -> the newest."""
+    if not con.execute(
+        "select count(*) from duckdb_tables() "
+        "where schema_name = 'ops' and table_name = 'archive_rewrites'"
+    ).fetchone()[0]:
+        return {}
+    step = dict(
+        con.execute(
+            "select old_sha256, new_sha256 from ops.archive_rewrites where location = 'archive'"
+        ).fetchall()
+    )
+    newest: dict[str, str] = {}
+    for old in step:
+        sha, seen = old, {old}
+        while sha in step and step[sha] not in seen:  # erased again: follow to the last
+            sha = step[sha]
+            seen.add(sha)
+        newest[old] = sha
+    return newest
+
+
 def replay_sources(settings: Settings, *, year: int | None, unit: str | None) -> list[SourceFile]:
     """Take the archived files of loaded batches out of the store, to load them again.
 
@@ -1128,29 +1150,36 @@ def replay_sources(settings: Settings, *, year: int | None, unit: str | None) ->
     the same response keys, so the marts come out as they were (or as the current
     questionnaire, catalogue and method now make them).
     """
+    key = unit_key(settings.units)  # the store names units as the registry does
     con = warehouse.open_store(settings.store, vacuum=True)
     try:
         batches = con.execute(
             """
-            select distinct source_sha256, source_kind, source_file, unit_name, survey_year
+            select distinct
+                source_sha256, source_kind, source_file, unit_name, survey_year, unit_code
             from ops.load_batches
             -- 'replayed' too: a replay that died half way can be run again
             where status in ('loaded', 'replayed')
               and (cast(? as integer) is null or survey_year = ?)
-              and (cast(? as varchar) is null or lower(unit_name) = lower(?) or unit_code = ?)
             order by source_file
             """,
-            [year, year, unit, unit, unit],
+            [year, year],
         ).fetchall()
+        if unit is not None:  # by name or code, as `report --unit` takes it
+            wanted = key(unit)
+            batches = [
+                b for b in batches if wanted in (key(b[3]), " ".join(b[5].split()).casefold())
+            ]
         if not batches:
             raise ConfigError(
                 "tidak ada file yang pernah dimuat untuk pilihan ini / no loaded file matches "
                 f"year={year} unit={unit!r}; see ops.load_batches"
             )
-        key = unit_key(settings.units)  # the store names units as the registry does
+        erased = _erasure_rewrites(con)
         sources: list[SourceFile] = []
         missing: list[str] = []
-        for sha, kind, source_file, unit_name, survey_year in batches:
+        for loaded_sha, kind, source_file, unit_name, survey_year, _ in batches:
+            sha = erased.get(loaded_sha, loaded_sha)  # blanked by an erasure since its load
             found = sorted((settings.archive_dir / kind / sha[:2]).glob(f"{sha}.*"))
             found = [p for p in found if p.suffix.lower() in READABLE_SUFFIXES]
             if not found:
