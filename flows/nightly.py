@@ -73,6 +73,7 @@ def nightly(
     summary = pipeline.RunSummary(run_id=new_id(), started_at=dt.datetime.now())
     try:
         settings = load_settings(config_path)
+        pipeline.check_writable(settings)
     except ConfigError as exc:
         summary.error = str(exc)
         return _finish(summary, logger)

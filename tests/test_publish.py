@@ -119,3 +119,18 @@ def test_the_run_lock_refuses_a_second_run_with_a_clear_message(tmp_path: Path) 
         holder.wait()
     with run_lock(lock):
         pass
+
+
+@pytest.mark.parametrize("blocked", ["warehouse", "work"])
+def test_a_folder_the_run_cannot_write_fails_it_before_anything_is_read(
+    tmp_path: Path, blocked: str
+) -> None:
+    from skm_etl import pipeline
+    from skm_etl.settings import ConfigError, load_settings
+
+    (tmp_path / blocked).write_text("a file where the folder should be", encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text("warehouse: warehouse/skm.duckdb\nwork_dir: work/\n", encoding="utf-8")
+    settings = load_settings(config)
+    with pytest.raises(ConfigError, match="cannot be written: .*check its permissions"):
+        pipeline.check_writable(settings)

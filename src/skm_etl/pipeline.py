@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+import tempfile
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -103,6 +104,32 @@ class Prepared:
     reference: Reference
     resolver: UnitResolver
     plan_files: list[FileOutcome] = field(default_factory=list)
+
+
+def check_writable(settings: Settings) -> None:
+    """Fail before anything is read when a folder the run writes to cannot be written.
+
+    Found only at publish time, after the whole load and dbt build, a read-only or full
+    warehouse folder ended in a traceback naming a temporary file.
+    """
+    folders = [
+        (settings.work_dir, "work_dir (store, archive, lock)"),
+        (settings.warehouse.parent, "folder warehouse / the warehouse folder"),
+    ]
+    if settings.parquet_dir is not None:
+        folders.append((settings.parquet_dir, "export.parquet_dir"))
+    for folder, what in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".skm-etl-probe-"):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"{what} tidak dapat ditulis / cannot be written: {folder} "
+                f"({exc.strerror or type(exc).__name__}); periksa izin dan ruang disk, atau "
+                f"ubah {settings.config_path.name} / check its permissions and free space, "
+                f"or change {settings.config_path.name}"
+            ) from exc
 
 
 def prepare(settings: Settings, run_id: str) -> Prepared:
