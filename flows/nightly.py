@@ -17,7 +17,6 @@ from prefect.states import Completed, Failed
 from skm_etl import failpoints, pipeline
 from skm_etl.load.warehouse import new_id
 from skm_etl.lock import RunLockedError, run_lock
-from skm_etl.masking import masked
 from skm_etl.publish.served import PublishError
 from skm_etl.settings import ConfigError, Settings, SourceConfig, load_settings
 
@@ -160,7 +159,7 @@ def _finish(summary: pipeline.RunSummary, logger: logging.Logger):
     except Exception:  # noqa: BLE001 - the artifact is a convenience, never a reason to fail
         logger.warning("could not write the run summary artifact")
     if summary.exit_code == pipeline.EXIT_FAILED:
-        return Failed(message=masked(summary.error or "run failed"), data=summary)
+        return Failed(message=summary.error_shown or "run failed", data=summary)
     if summary.exit_code == pipeline.EXIT_REJECTIONS:
         # Named apart so the UI can filter "published with rejections" from clean runs.
         return Completed(name="Completed with rejections", message="exit 2", data=summary)

@@ -79,6 +79,11 @@ class SourceFile:
     def display_name(self) -> str:
         return self.name or self.path.name
 
+    @classmethod
+    def declared(cls, source: SourceConfig, path: Path, origin: str) -> SourceFile:
+        """The file of a source the config declares, with what the config says of it."""
+        return cls(path, source.kind, origin, source.unit, source.year, day_first=source.day_first)
+
 
 @dataclass
 class FileOutcome:
@@ -237,16 +242,7 @@ def discover(settings: Settings, fetched: list[SourceFile] | None = None) -> lis
     files: list[SourceFile] = list(fetched or [])
     for source in settings.sources:
         if source.path is not None:
-            files.append(
-                SourceFile(
-                    source.path,
-                    source.kind,
-                    f"source:{source.name}",
-                    source.unit,
-                    source.year,
-                    day_first=source.day_first,
-                )
-            )
+            files.append(SourceFile.declared(source, source.path, f"source:{source.name}"))
     if settings.inbox is not None and settings.inbox.is_dir():
         for path in sorted(settings.inbox.iterdir()):
             if path.is_file() and not path.name.startswith("."):
@@ -825,7 +821,7 @@ def _reject(
         reason=reason,
     )
     outcome.status = "rejected"
-    outcome.message = masked(reason)
+    outcome.message = reason  # masked where it leaves: ops (the writer) and the summary
     return outcome
 
 
@@ -855,6 +851,11 @@ class RunSummary:
     @property
     def files_rejected(self) -> int:
         return sum(f.status == "rejected" for f in self.files)
+
+    @property
+    def error_shown(self) -> str | None:
+        """The error as it may leave the raw layer: a message may quote a file's cells."""
+        return None if self.error is None else masked(self.error)
 
     @property
     def exit_code(self) -> int:
@@ -901,7 +902,7 @@ class RunSummary:
                 )
                 lines.append(f"  {year}  {_shown(unit):<40} n={counted:<6} {index}")
         if self.error:
-            lines.append(f"FAILED: {_quoted(self.error)}")
+            lines.append(f"FAILED: {_shown(self.error_shown)}")
             lines.append(
                 "nothing was published; the previous served file stays / tidak ada yang diterbitkan"
             )
@@ -1043,7 +1044,7 @@ def record_run(settings: Settings, summary: RunSummary, *, status: str) -> None:
                 files_rejected=summary.files_rejected,
                 rows_accepted=summary.rows_accepted,
                 rows_rejected=summary.rows_rejected,
-                message=masked(summary.error) if summary.error else None,
+                message=summary.error_shown,
             )
     finally:
         con.close()
@@ -1081,14 +1082,7 @@ def fetch_source(settings: Settings, source: SourceConfig) -> FetchOutcome:
         return FetchOutcome(line)
     return FetchOutcome(
         line,
-        SourceFile(
-            result.path,
-            source.kind,
-            f"fetch:{source.name}",
-            source.unit,
-            source.year,
-            day_first=source.day_first,
-        ),
+        SourceFile.declared(source, result.path, f"fetch:{source.name}"),
     )
 
 
@@ -1182,8 +1176,7 @@ def replay_sources(settings: Settings, *, year: int | None, unit: str | None) ->
     try:
         batches = con.execute(
             """
-            select distinct
-                source_sha256, source_kind, source_file, unit_name, survey_year, unit_code
+            select distinct source_sha256, source_kind, source_file, unit_name, survey_year
             from ops.load_batches
             -- 'replayed' too: a replay that died half way can be run again
             where status in ('loaded', 'replayed')
@@ -1192,11 +1185,9 @@ def replay_sources(settings: Settings, *, year: int | None, unit: str | None) ->
             """,
             [year, year],
         ).fetchall()
-        if unit is not None:  # by name or code, as `report --unit` takes it
+        if unit is not None:  # by name or code: both key to the unit's code
             wanted = key(unit)
-            batches = [
-                b for b in batches if wanted in (key(b[3]), " ".join(b[5].split()).casefold())
-            ]
+            batches = [b for b in batches if key(b[3]) == wanted]
         if not batches:
             raise ConfigError(
                 "tidak ada file yang pernah dimuat untuk pilihan ini / no loaded file matches "
@@ -1205,7 +1196,7 @@ def replay_sources(settings: Settings, *, year: int | None, unit: str | None) ->
         erased = _erasure_rewrites(con)
         sources: list[SourceFile] = []
         missing: list[str] = []
-        for loaded_sha, kind, source_file, unit_name, survey_year, _ in batches:
+        for loaded_sha, kind, source_file, unit_name, survey_year in batches:
             sha = erased.get(loaded_sha, loaded_sha)  # blanked by an erasure since its load
             found = sorted((settings.archive_dir / kind / sha[:2]).glob(f"{sha}.*"))
             found = [p for p in found if p.suffix.lower() in READABLE_SUFFIXES]
