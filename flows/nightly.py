@@ -93,6 +93,11 @@ def _run(
 ) -> None:
     try:
         pipeline.record_run(settings, summary, status="running")
+        # a rebuild asked wrongly (no such unit or year, an archived file gone) is refused
+        # before the populations and RTL files are read into this run
+        replay_plan = (
+            pipeline.plan_replay(settings, year=replay[1], unit=replay[2]) if replay[0] else None
+        )
         prepared = prepare_task(settings, summary.run_id)
         summary.files.extend(prepared.plan_files)
         failpoints.hit(settings.failpoint, "after-prepare")
@@ -107,8 +112,8 @@ def _run(
             ) is not None:
                 fetched.append(fetched_file)
         files = (
-            pipeline.replay_sources(settings, year=replay[1], unit=replay[2])
-            if replay[0]
+            pipeline.start_replay(settings, replay_plan)
+            if replay_plan is not None
             else pipeline.discover(settings, fetched)
         )
         for outcome in process_files_task(settings, prepared, files, summary.run_id):

@@ -251,3 +251,42 @@ def test_a_replay_finds_a_unit_by_name_in_any_case_and_spacing_or_by_code(inbox:
     for spelling in [name, f"  {name.upper()} ", name.replace(" ", "  "), code.lower()]:
         replayed = pipeline.replay_sources(settings, year=None, unit=spelling)
         assert len(replayed) == files, spelling
+
+
+def test_a_rebuild_of_no_loaded_unit_is_refused_before_the_run_reads_anything(
+    inbox: Path, prefect_harness
+) -> None:
+    from flows.nightly import nightly
+
+    populations = inbox.parent / "populasi.csv"
+    populations.write_text(
+        "tahun,unit_kerja,jenis_layanan,populasi\n2025,Balai POM di Atlantis,Pengujian,120\n",
+        encoding="utf-8",
+    )
+    with inbox.open("a", encoding="utf-8") as config:
+        config.write("populations: populasi.csv\n")
+    _run(inbox)
+    settings = load_settings(inbox)
+
+    def store_state() -> tuple[int, list[tuple], list[tuple]]:
+        with duckdb.connect(str(settings.store), read_only=True) as con:
+            return (
+                con.execute("select count(*) from raw.responses").fetchone()[0],
+                con.execute(
+                    "select source_file, count(*) from ops.rejected_rows group by 1 order by 1"
+                ).fetchall(),
+                con.execute("select status, count(*) from ops.load_batches group by 1").fetchall(),
+            )
+
+    before = store_state()
+    # the population row of a unit the registry does not know is rejected, once
+    assert ("populasi.csv", 1) in before[1]
+    state = nightly(
+        config_path=str(inbox), replay=True, replay_unit="Balai POM di Atlantis", return_state=True
+    )
+    summary = state.result(raise_on_failure=False)
+    assert isinstance(summary, pipeline.RunSummary)
+    assert summary.exit_code == pipeline.EXIT_FAILED
+    assert "no loaded file matches" in summary.error
+    assert summary.files == []  # the populations file was not read into the refused run
+    assert store_state() == before

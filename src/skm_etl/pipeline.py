@@ -1162,17 +1162,22 @@ def _erasure_rewrites(con) -> dict[str, str]:
     return newest
 
 
-def replay_sources(settings: Settings, *, year: int | None, unit: str | None) -> list[SourceFile]:
-    """Take the archived files of loaded batches out of the store, to load them again.
+@dataclass(frozen=True)
+class ReplayPlan:
+    """What a rebuild or backfill will reload: the archived files, and the loads they undo."""
 
-    For a backfill of one year or unit, or (no filter) a full rebuild: the batches'
-    responses and personal rows are deleted and their files come back from the archive
-    by sha256, with the unit and year they were loaded under. Loading them again gives
-    the same response keys, so the marts come out as they were (or as the current
-    questionnaire, catalogue and method now make them).
+    sources: list[SourceFile]
+    loaded_sha256: list[str]
+
+
+def plan_replay(settings: Settings, *, year: int | None, unit: str | None) -> ReplayPlan:
+    """Find the archived files of the loaded batches a replay reloads, changing nothing.
+
+    Raises ConfigError when no loaded file matches, or when an archived file is missing:
+    a rebuild asked wrongly is refused before the run reads or writes anything.
     """
     key = unit_key(settings.units)  # the store names units as the registry does
-    con = warehouse.open_store(settings.store, vacuum=True)
+    con = warehouse.open_store(settings.store)
     try:
         batches = con.execute(
             """
@@ -1194,35 +1199,54 @@ def replay_sources(settings: Settings, *, year: int | None, unit: str | None) ->
                 f"year={year} unit={unit!r}; see ops.load_batches"
             )
         erased = _erasure_rewrites(con)
-        sources: list[SourceFile] = []
-        missing: list[str] = []
-        for loaded_sha, kind, source_file, unit_name, survey_year in batches:
-            sha = erased.get(loaded_sha, loaded_sha)  # blanked by an erasure since its load
-            found = sorted((settings.archive_dir / kind / sha[:2]).glob(f"{sha}.*"))
-            found = [p for p in found if p.suffix.lower() in READABLE_SUFFIXES]
-            if not found:
-                missing.append(f"{source_file} ({sha[:12]}…)")
-                continue
-            declared = kind == "google_forms"
-            sources.append(
-                SourceFile(
-                    found[0],
-                    kind,
-                    "archive",
-                    unit_name if declared else None,
-                    survey_year if declared else None,
-                    name=source_file,
-                    day_first=settings.day_first_for(unit_name, survey_year, key)
-                    if declared
-                    else None,
-                )
+    finally:
+        con.close()
+    sources: list[SourceFile] = []
+    missing: list[str] = []
+    for loaded_sha, kind, source_file, unit_name, survey_year in batches:
+        sha = erased.get(loaded_sha, loaded_sha)  # blanked by an erasure since its load
+        found = sorted((settings.archive_dir / kind / sha[:2]).glob(f"{sha}.*"))
+        found = [p for p in found if p.suffix.lower() in READABLE_SUFFIXES]
+        if not found:
+            missing.append(f"{source_file} ({sha[:12]}…)")
+            continue
+        declared = kind == "google_forms"
+        sources.append(
+            SourceFile(
+                found[0],
+                kind,
+                "archive",
+                unit_name if declared else None,
+                survey_year if declared else None,
+                name=source_file,
+                day_first=settings.day_first_for(unit_name, survey_year, key) if declared else None,
             )
-        if missing:
-            raise ConfigError(
-                "file arsip hilang / archived file(s) missing, nothing was changed: "
-                + ", ".join(missing)
-            )
-        shas = [b[0] for b in batches]
+        )
+    if missing:
+        raise ConfigError(
+            "file arsip hilang / archived file(s) missing, nothing was changed: "
+            + ", ".join(missing)
+        )
+    return ReplayPlan(sources, [b[0] for b in batches])
+
+
+def replay_sources(settings: Settings, *, year: int | None, unit: str | None) -> list[SourceFile]:
+    """Take the archived files of loaded batches out of the store, to load them again.
+
+    For a backfill of one year or unit, or (no filter) a full rebuild: the batches'
+    responses and personal rows are deleted and their files come back from the archive
+    by sha256, with the unit and year they were loaded under. Loading them again gives
+    the same response keys, so the marts come out as they were (or as the current
+    questionnaire, catalogue and method now make them).
+    """
+    return start_replay(settings, plan_replay(settings, year=year, unit=unit))
+
+
+def start_replay(settings: Settings, plan: ReplayPlan) -> list[SourceFile]:
+    """Delete the responses and personal rows of the plan's loads; return its files."""
+    shas = plan.loaded_sha256
+    con = warehouse.open_store(settings.store, vacuum=True)
+    try:
         con.execute("begin transaction")
         try:
             con.execute(
@@ -1252,6 +1276,6 @@ def replay_sources(settings: Settings, *, year: int | None, unit: str | None) ->
         except BaseException:
             con.execute("rollback")
             raise
-        return sources
+        return plan.sources
     finally:
         con.close()
