@@ -124,13 +124,15 @@ def test_a_build_with_nothing_loaded_since_recomputes_no_scope(store: Path) -> N
         ),
         (
             "delete from raw.responses where response_key = 'b1'",
-            "the responses loaded up to the last build's time changed (7 now, 8 then)",
+            "responses the last build read were removed or reloaded since (a rebuild or backfill): "
+            "8 were loaded up to its time, 7 are now",
         ),
         (
             # as many responses as before, one of them from another batch (a replay
             # whose clock was behind the last build's)
             "update raw.responses set batch_id = 'replayed' where response_key = 'b1'",
-            "the responses loaded up to the last build's time changed (8 now, 8 then)",
+            "responses the last build read were removed or reloaded since (a rebuild or backfill): "
+            "8 were loaded up to its time, 8 are now",
         ),
     ],
     ids=["survey window", "populations", "a response removed", "a response replaced"],

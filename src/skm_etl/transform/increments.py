@@ -233,8 +233,8 @@ def _full_reason(con: duckdb.DuckDBPyConnection, fingerprint: str, rows: list[tu
     kept, kept_batches = _loaded(con, loaded_through)
     if (kept, kept_batches) != (responses, batches):
         return (
-            f"the responses loaded up to the last build's time changed ({kept:,} now, "
-            f"{responses:,} then): some were removed or replaced since (a replay)"
+            "responses the last build read were removed or reloaded since (a rebuild or "
+            f"backfill): {responses:,} were loaded up to its time, {kept:,} are now"
         )
     return None
 
