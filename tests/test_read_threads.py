@@ -290,3 +290,19 @@ def test_a_rebuild_of_no_loaded_unit_is_refused_before_the_run_reads_anything(
     assert "no loaded file matches" in summary.error
     assert summary.files == []  # the populations file was not read into the refused run
     assert store_state() == before
+
+
+@pytest.mark.parametrize(
+    ("ikm", "shown"),
+    [(78.125, "78.13"), (90.625, "90.63"), (53.125, "53.13"), (88.30499999999999, "88.31")],
+)
+def test_the_summary_rounds_an_index_half_up_as_the_published_tables(
+    ikm: float, shown: str
+) -> None:
+    # float formatting would round 78.125 half to even: 78.12
+    summary = pipeline.RunSummary(
+        run_id="r",
+        started_at=dt.datetime.now(),
+        unit_results=[(2025, "Loka POM di Kota Contoh", 8, ikm, "B", "Baik")],
+    )
+    assert f"IKM  {shown}  B (Baik)" in summary.render()

@@ -27,6 +27,7 @@ from skm_etl.load.units import Unit, UnitError, UnitResolver, read_registry, uni
 from skm_etl.masking import masked, masked_expr
 from skm_etl.reference.catalog import ReferenceDataError, load_reference
 from skm_etl.reference.model import Reference
+from skm_etl.rounding import round_half_up
 from skm_etl.settings import ConfigError, Settings, SourceConfig
 from skm_etl.sources import (
     Located,
@@ -896,7 +897,7 @@ class RunSummary:
             lines.append("unit results (IKM, mutu):")
             for year, unit, counted, ikm, mutu, kinerja in self.unit_results:
                 index = (
-                    f"IKM {ikm:6.2f}  {mutu} ({kinerja})"
+                    f"IKM {round_half_up(ikm):6.2f}  {mutu} ({kinerja})"
                     if ikm is not None
                     else "no counted response"
                 )

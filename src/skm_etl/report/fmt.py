@@ -8,7 +8,9 @@ ten places first, so a double stored as 88.30499999… reads and rounds as 88.30
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+
+from skm_etl.rounding import round_half_up
 
 MISSING = "–"
 
@@ -43,12 +45,6 @@ COUNTING_LABELS = {
         "dihitung, sesuai aplikasi sapaapip"
     ),
 }
-
-
-def round_half_up(value: float | Decimal, places: int = 2) -> Decimal:
-    """Round for display the way the marts grade: ten places, then `places`, both half up."""
-    exact = Decimal(value).quantize(Decimal("1e-10"), rounding=ROUND_HALF_UP)
-    return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 def number(value: float | Decimal | None, places: int = 2) -> str:
