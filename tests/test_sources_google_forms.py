@@ -557,3 +557,18 @@ def test_an_export_read_day_first_for_want_of_a_sign_waits_when_the_store_proved
     assert "set date_order: month_first" in outcome.message
     assert "rebuild" not in outcome.message  # what is stored is right: nothing to read again
     assert outcome.message.endswith("this file is then loaded by the next run")
+
+
+def test_an_export_without_its_title_row_is_refused_without_quoting_a_response(
+    tmp_path: Path, ref
+) -> None:
+    # the first row is then a response: its name (and phone) must not reach the message,
+    # which ops.rejected_files, the summary and the served file keep
+    first = ROWS[1]
+    with pytest.raises(SourceFileError) as raised:
+        read_rows(tmp_path, ROWS[1:], ref)
+    message = str(raised.value)
+    assert "not found in row 1 of forms.csv" in message
+    assert "cell(s) are not quoted, as this row may hold a respondent's answers" in message
+    assert first[1] and first[1] not in message  # Nama Lengkap
+    assert not any(cell and len(cell) > 3 and cell in message for cell in first)

@@ -227,6 +227,26 @@ def _columns(sheet: Sheet, header_index: int) -> list[Column]:
     return columns
 
 
+def _found_titles(columns: list[Column], mapping: Mapping, *, indonesian: bool) -> str:
+    """The row's titles for a message, only when it is surely the title row.
+
+    Without a Timestamp title the row may be a response (the title row deleted, say),
+    whose cells (a name among them, which may even read as a title) are not quoted.
+    """
+    if "submitted_at" in mapping.roles:
+        titles = "; ".join(f"'{_short(c.title)}'" for c in columns)
+        return f"kolom yang ada: {titles}" if indonesian else f"columns found: {titles}"
+    if indonesian:
+        return (
+            f"{len(columns)} sel baris itu tidak dikutip, sebab baris ini mungkin berisi "
+            "jawaban responden (baris judul terhapus?)"
+        )
+    return (
+        f"its {len(columns)} cell(s) are not quoted, as this row may hold a respondent's "
+        "answers (was the title row deleted?)"
+    )
+
+
 def _role(column: Column) -> str | None:
     """Name the normalised column a non-question title stands for, if any."""
     if column.number is not None or column.statement is not None:
@@ -282,13 +302,12 @@ def _map_columns(sheet: Sheet, header_index: int, ref: Reference, name: str) -> 
         if item.block == BLOCK_UNSUR:
             missing.append(f"{item.number}. … ({item.unsur_code}: {', '.join(item.forms_match)})")
     if missing:
-        found_titles = "; ".join(f"'{_short(c.title)}'" for c in columns)
         listed = ", ".join(f"'{m}'" for m in missing)
         raise file_error(
             f"kolom {listed} tidak ditemukan di baris {header_index + 1} file {name} "
-            f"(kolom yang ada: {found_titles})",
+            f"({_found_titles(columns, mapping, indonesian=True)})",
             f"column {listed} not found in row {header_index + 1} of {name} "
-            f"(columns found: {found_titles})",
+            f"({_found_titles(columns, mapping, indonesian=False)})",
             *ACTION_FORM,
         )
 
