@@ -23,7 +23,15 @@ from skm_etl.settings import ConfigError, Settings, SourceConfig, load_settings
 FLOW_NAME = "skm-etl-nightly"
 
 
-@task(name="fetch", retries=3, retry_delay_seconds=[5, 30, 120], cache_policy=NO_CACHE)
+FETCH_RETRY_DELAYS_S = [5, 30, 120]
+
+
+@task(
+    name="fetch",
+    retries=len(FETCH_RETRY_DELAYS_S),
+    retry_delay_seconds=FETCH_RETRY_DELAYS_S,
+    cache_policy=NO_CACHE,
+)
 def fetch_task(settings: Settings, source: SourceConfig) -> pipeline.FetchOutcome:
     return pipeline.fetch_source(settings, source)
 
@@ -106,7 +114,7 @@ def _run(
             try:
                 outcome = fetch_task(settings, source)
             except Exception as exc:  # noqa: BLE001 - retries exhausted: the other sources go on
-                outcome = pipeline.FetchOutcome(f"{source.name}: {exc}", failed=True)
+                outcome = pipeline.fetch_given_up(source, exc, len(FETCH_RETRY_DELAYS_S) + 1)
             if (
                 fetched_file := pipeline.record_fetch(settings, summary, source, outcome)
             ) is not None:

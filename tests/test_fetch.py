@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import json
 import logging
 import socket
 import sys
 import threading
+import time
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,6 +53,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     content_length: int | None = None
     delay_s: float = 0.0
+    trickle_s: float = 0.0  # a pause before each byte of the body
     etag: str | None = None
     last_modified: str | None = None
 
@@ -134,7 +137,14 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
                 )
             self.end_headers()
             # HTTP/1.0: the connection closes after this, so a short body arrives cut off.
-            self.wfile.write(reply.body)
+            if not reply.trickle_s:
+                self.wfile.write(reply.body)
+                return
+            for byte in reply.body:
+                if server.stopping.wait(reply.trickle_s):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -411,7 +421,9 @@ def test_a_persistent_500_raises_a_transient_error_after_every_attempt(
     assert len(server.requests_to("/export")) == 3
     assert delays == [0.01, 0.02]
     assert "HTTP 503" in str(caught.value)
-    assert "3 percobaan / attempts" in str(caught.value)
+    assert "sudah dicoba 3 kali" in str(caught.value)
+    assert "tried 3 times, the next run tries again" in str(caught.value)
+    assert "it will be retried" not in str(caught.value)
     assert archived_files(tmp_path) == []
 
 
@@ -466,6 +478,60 @@ def test_a_body_shorter_than_its_content_length_is_not_archived_and_is_retried(
     assert "received 100 of 1000 bytes" in str(caught.value)
     assert archived_files(tmp_path) == []
     assert not state_path(tmp_path).exists()
+
+
+def test_a_gzip_body_is_decoded_and_a_cut_gzip_stream_is_not_archived(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    packed = gzip.compress(GOOGLE_FORMS_CSV)
+    # the server declares the length of what it sends: only the stream's end shows the cut
+    server.serve(
+        "/export",
+        Reply(body=packed[:-10], headers={"Content-Encoding": "gzip"}),
+        Reply(body=packed, headers={"Content-Encoding": "gzip"}),
+    )
+
+    with pytest.raises(TransientFetchError) as caught:
+        run(make_spec(server, "/export"), tmp_path)
+    assert "unduhan terputus" in str(caught.value)
+    assert archived_files(tmp_path) == []
+
+    result = run(make_spec(server, "/export"), tmp_path)
+    assert result.status == "fetched"
+    assert result.path.read_bytes() == GOOGLE_FORMS_CSV
+    assert server.requests_to("/export")[0].headers["Accept-Encoding"] == "gzip, deflate"
+
+
+@pytest.mark.parametrize("cut", [10, 0], ids=["cut-inside-the-last-row", "whole"])
+def test_a_body_without_length_must_end_at_a_line_end(
+    server: LocalServer, tmp_path: Path, cut: int
+) -> None:
+    # no Content-Length, not chunked: only the closing connection ends the body, so a cut
+    # inside the last row (a shortened saran, a new key) would pass for the whole export
+    body = GOOGLE_FORMS_CSV[: len(GOOGLE_FORMS_CSV) - cut]
+    server.serve("/export", Reply(body=body, content_length=-1))
+
+    if cut:
+        with pytest.raises(TransientFetchError) as caught:
+            run(make_spec(server, "/export"), tmp_path)
+        assert "the body does not end at a line end" in str(caught.value)
+        assert archived_files(tmp_path) == []
+    else:
+        assert run(make_spec(server, "/export"), tmp_path).status == "fetched"
+
+
+def test_a_server_trickling_its_body_is_given_up_at_the_deadline(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    # each byte comes well within the read timeout; the whole body would take 25 s
+    server.serve("/export", Reply(body=GOOGLE_FORMS_CSV[:500], trickle_s=0.05))
+
+    started = time.monotonic()
+    with pytest.raises(TransientFetchError) as caught:
+        run(make_spec(server, "/export", deadline_s=1.0), tmp_path)
+    assert time.monotonic() - started < 5
+    assert "did not finish within 1 s" in str(caught.value)
+    assert archived_files(tmp_path) == []
 
 
 # --- bad bodies and refusals: failed, with a message for the admin ----------------------
@@ -541,7 +607,8 @@ def test_a_body_over_max_bytes_fails_without_being_kept(
     result = run(make_spec(server, "/export", max_bytes=len(SAPAAPIP_CSV)), tmp_path)
 
     assert result.status == "failed"
-    assert "raise max_bytes" in result.message
+    assert "check that the url points at the export itself" in result.message
+    assert "max_bytes" not in result.message  # not a config key: nothing to raise
     assert archived_files(tmp_path) == []
 
 
@@ -786,3 +853,53 @@ def test_a_source_that_cannot_be_fetched_is_a_rejected_file_and_the_run_goes_on(
     finally:
         con.close()
     assert rows == [("run-1", "hilang", outcome.line)]
+
+
+def test_a_source_given_up_after_the_flow_s_retries_says_the_next_run_tries_again(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    from flows.nightly import FETCH_RETRY_DELAYS_S
+    from skm_etl import pipeline
+    from skm_etl.settings import load_settings
+
+    server.serve("/export", Reply(status=503, body=b"down", content_type="text/plain"))
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "warehouse: wh/skm.duckdb\nsources:\n"
+        f"  - {{name: sibuk, kind: sapaapip, url: '{server.url('/export')}'}}\n",
+        encoding="utf-8",
+    )
+    (source,) = pipeline.url_sources(load_settings(config))
+    with pytest.raises(TransientFetchError) as caught:
+        pipeline.fetch_source(load_settings(config), source)
+
+    outcome = pipeline.fetch_given_up(source, caught.value, len(FETCH_RETRY_DELAYS_S) + 1)
+
+    assert outcome.failed and outcome.line.startswith("sibuk: ")
+    assert "HTTP 503" in outcome.line
+    assert "sudah dicoba 4 kali, dicoba lagi pada run berikutnya" in outcome.line
+    assert "tried 4 times, the next run tries again" in outcome.line
+    assert "akan dicoba lagi" not in outcome.line and "it will be retried" not in outcome.line
+
+
+def test_a_fetched_file_is_named_after_its_source_not_its_archive_hash(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    # with dozens of url sources, a rejection naming a hash could not be traced
+    from skm_etl import pipeline
+    from skm_etl.settings import load_settings
+
+    server.serve("/export", Reply(body=SAPAAPIP_CSV))
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "warehouse: wh/skm.duckdb\nsources:\n"
+        f"  - {{name: loka-contoh-2025, kind: sapaapip, url: '{server.url('/export')}'}}\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    (source,) = pipeline.url_sources(settings)
+
+    fetched = pipeline.fetch_source(settings, source).source_file
+
+    assert fetched.display_name == "loka-contoh-2025.csv"
+    assert fetched.path.name.startswith(hashlib.sha256(SAPAAPIP_CSV).hexdigest())

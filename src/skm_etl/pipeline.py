@@ -81,9 +81,19 @@ class SourceFile:
         return self.name or self.path.name
 
     @classmethod
-    def declared(cls, source: SourceConfig, path: Path, origin: str) -> SourceFile:
+    def declared(
+        cls, source: SourceConfig, path: Path, origin: str, name: str | None = None
+    ) -> SourceFile:
         """The file of a source the config declares, with what the config says of it."""
-        return cls(path, source.kind, origin, source.unit, source.year, day_first=source.day_first)
+        return cls(
+            path,
+            source.kind,
+            origin,
+            source.unit,
+            source.year,
+            name=name,
+            day_first=source.day_first,
+        )
 
 
 @dataclass
@@ -1081,10 +1091,21 @@ def fetch_source(settings: Settings, source: SourceConfig) -> FetchOutcome:
     )
     if result.path is None:
         return FetchOutcome(line)
+    # named after its source, not its archive name (a hash), so that a rejection or a
+    # loaded batch says which of the configured sources it came from
     return FetchOutcome(
         line,
-        SourceFile.declared(source, result.path, f"fetch:{source.name}"),
+        SourceFile.declared(
+            source, result.path, f"fetch:{source.name}", f"{source.name}{result.path.suffix}"
+        ),
     )
+
+
+def fetch_given_up(source: SourceConfig, error: Exception, attempts: int) -> FetchOutcome:
+    """The outcome of a source whose every attempt of this run failed (retries spent)."""
+    from skm_etl.fetch.http import gave_up
+
+    return FetchOutcome(gave_up(f"{source.name}: {error}", attempts), failed=True)
 
 
 def url_sources(settings: Settings) -> list[SourceConfig]:

@@ -23,6 +23,7 @@ import os
 import re
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,9 +44,15 @@ Status = Literal["fetched", "unchanged", "failed"]
 
 MB = 1024 * 1024
 DEFAULT_MAX_BYTES = 200 * MB
+# the whole download of one export (a few MB): a server trickling bytes must not hold the
+# night's run for hours, each read within timeout_s
+DEFAULT_DEADLINE_S = 600.0
 USER_AGENT = "skm-etl"
 
 _SNIFF_BYTES = 512
+# what a transient failure's message promises; `gave_up` rewrites it once retries are spent
+RETRIED_ID = "akan dicoba lagi"
+RETRIED_EN = "it will be retried"
 _MAX_REDIRECTS = 10
 _KIND_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
@@ -78,7 +85,7 @@ class FetchSpec:
     `token_header`; for `Authorization` a bare token is sent as `Bearer <token>`. With
     `service_account_file` the bearer token is obtained from Google instead (needs the
     google-auth package). `timeout_s` bounds each network step (connect, each read), not
-    the whole download, so a large export on a slow line still completes.
+    the whole download; `deadline_s` bounds the whole download.
     """
 
     name: str
@@ -88,6 +95,7 @@ class FetchSpec:
     token_header: str = "Authorization"
     service_account_file: Path | None = None
     timeout_s: float = 30
+    deadline_s: float = DEFAULT_DEADLINE_S
     max_bytes: int = DEFAULT_MAX_BYTES
     expected: Expected = "auto"
 
@@ -98,8 +106,8 @@ class FetchSpec:
             raise ValueError(f"FetchSpec.kind {self.kind!r} must be a lowercase folder name")
         if self.expected not in _ACCEPT:
             raise ValueError(f"FetchSpec.expected must be csv, xlsx or auto, not {self.expected!r}")
-        if self.timeout_s <= 0 or self.max_bytes <= 0:
-            raise ValueError("FetchSpec.timeout_s and max_bytes must be positive")
+        if self.timeout_s <= 0 or self.deadline_s <= 0 or self.max_bytes <= 0:
+            raise ValueError("FetchSpec.timeout_s, deadline_s and max_bytes must be positive")
         if self.token is not None and self.service_account_file is not None:
             raise ValueError(f"source {self.name!r}: give a token or a service account, not both")
         if self.token is not None and (not self.token.strip() or not self.token.isprintable()):
@@ -236,7 +244,7 @@ def fetch_with_retries(
         except TransientFetchError as exc:
             if attempt == attempts:
                 raise TransientFetchError(
-                    f"{exc} [{attempts} percobaan / attempts]", retry_after_s=exc.retry_after_s
+                    gave_up(str(exc), attempts), retry_after_s=exc.retry_after_s
                 ) from None
             delay = min(max_backoff_s, max(backoff_s * 2 ** (attempt - 1), exc.retry_after_s or 0))
             logger.warning(
@@ -267,7 +275,12 @@ def _fetch_or_raise(
 ) -> FetchResult:
     previous = archive.read_state(state_path).get(spec.name, {})
     previous_path = _previous_archive(previous, archive_dir, where)
-    headers = {"Accept": _ACCEPT[spec.expected], "User-Agent": USER_AGENT}
+    headers = {
+        "Accept": _ACCEPT[spec.expected],
+        # only encodings whose end `_download` can check
+        "Accept-Encoding": "gzip, deflate",
+        "User-Agent": USER_AGENT,
+    }
     # Only ask for a 304 when the body it refers to is still in the archive to return.
     if previous_path is not None:
         if previous.get("etag"):
@@ -295,8 +308,8 @@ def _fetch_or_raise(
         raise TransientFetchError(
             _say(
                 spec,
-                f"tidak ada jawaban dalam {spec.timeout_s:g} detik; akan dicoba lagi",
-                f"no answer within {spec.timeout_s:g} s; it will be retried",
+                f"tidak ada jawaban dalam {spec.timeout_s:g} detik; " + RETRIED_ID,
+                f"no answer within {spec.timeout_s:g} s; " + RETRIED_EN,
             )
         ) from None
     except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError):
@@ -311,8 +324,8 @@ def _fetch_or_raise(
         raise TransientFetchError(
             _say(
                 spec,
-                f"koneksi ke server gagal ({type(exc).__name__}); akan dicoba lagi",
-                f"the connection to the server failed ({type(exc).__name__}); it will be retried",
+                f"koneksi ke server gagal ({type(exc).__name__}); " + RETRIED_ID,
+                f"the connection to the server failed ({type(exc).__name__}); " + RETRIED_EN,
             )
         ) from None
     except httpx.DecodingError:
@@ -456,8 +469,8 @@ def _check_status(response: httpx.Response, spec: FetchSpec, previous_path: Path
         raise TransientFetchError(
             _say(
                 spec,
-                f"server sibuk atau bermasalah (HTTP {status}); akan dicoba lagi",
-                f"the server is busy or failing (HTTP {status}); it will be retried",
+                f"server sibuk atau bermasalah (HTTP {status}); " + RETRIED_ID,
+                f"the server is busy or failing (HTTP {status}); " + RETRIED_EN,
             ),
             retry_after_s=_retry_after(response),
         )
@@ -502,30 +515,107 @@ def _check_status(response: httpx.Response, spec: FetchSpec, previous_path: Path
 def _download(
     response: httpx.Response, spec: FetchSpec, temporary: Path, declared: int | None
 ) -> tuple[str, int, bytes]:
-    """Stream the body into `temporary`; return its sha256, size and first bytes."""
+    """Stream the body into `temporary`; return its sha256, size and first bytes.
+
+    A body that may be cut off is refused (TransientFetchError, retried), never archived:
+    a response cut inside its last row would be loaded with that row shortened, under
+    another key, and the full export would later add the same respondent again. So the
+    bytes on the wire must match Content-Length, a gzip or deflate stream must reach its
+    end (checked here: httpx does not), and a body that only the closing of the connection
+    ends (no length, not chunked) must end at a line break unless it is a workbook. The
+    whole download must also finish within `spec.deadline_s`.
+    """
     digest = hashlib.sha256()
     size = 0
     head = b""
+    last = b""
+    decoder = _StreamDecoder.for_encoding(response.headers.get("content-encoding"))
+    started = time.monotonic()
     try:
         with temporary.open("wb") as out:
-            for chunk in response.iter_bytes():
+            chunks = response.iter_raw() if decoder is not None else response.iter_bytes()
+            for raw in chunks:
+                if time.monotonic() - started > spec.deadline_s:
+                    raise _too_slow(spec, response.num_bytes_downloaded)
+                chunk = decoder.decode(raw) if decoder is not None else raw
+                if not chunk:
+                    continue
                 size += len(chunk)
                 if size > spec.max_bytes:
                     raise _Failed(_too_large(spec))
                 if len(head) < _SNIFF_BYTES:
                     head += chunk[: _SNIFF_BYTES - len(head)]
+                last = chunk[-1:]
                 digest.update(chunk)
                 out.write(chunk)
+            if decoder is not None and not decoder.complete():
+                raise _cut_off(spec, response.num_bytes_downloaded, declared)
             out.flush()
             os.fsync(out.fileno())
     except httpx.RemoteProtocolError:
         # Count what arrived on the wire: the decoder may still hold part of it.
         raise _cut_off(spec, response.num_bytes_downloaded, declared) from None
+    except zlib.error:
+        raise _Failed(
+            _say(
+                spec,
+                "isi dari server tidak dapat didekode (kompresi rusak); coba unduh manual",
+                "the server's body could not be decoded (broken compression); try a manual "
+                "download",
+            )
+        ) from None
     # h11 already refuses a short body; this also covers transports that do not.
-    if declared is not None and "content-encoding" not in response.headers:
-        if response.num_bytes_downloaded != declared:
-            raise _cut_off(spec, response.num_bytes_downloaded, declared)
+    if declared is not None and response.num_bytes_downloaded != declared:
+        raise _cut_off(spec, response.num_bytes_downloaded, declared)
+    chunked = "chunked" in response.headers.get("transfer-encoding", "").lower()
+    if (
+        declared is None
+        and not chunked
+        and decoder is None
+        and size
+        and last not in (b"\n", b"\r")
+        and not head.startswith((_ZIP_MAGIC, _OLE_MAGIC))  # a cut workbook cannot be opened
+    ):
+        raise _cut_off(spec, response.num_bytes_downloaded, None, unframed=True)
     return digest.hexdigest(), size, head
+
+
+class _StreamDecoder:
+    """Decode a gzip or deflate body and tell whether its stream reached its end."""
+
+    def __init__(self, wbits: int, *, deflate: bool) -> None:
+        self._wbits = wbits
+        self._deflate = deflate  # "deflate" may be zlib-wrapped or raw: tried in that order
+        self._started = False
+        self._decompress = zlib.decompressobj(wbits)
+
+    @classmethod
+    def for_encoding(cls, encoding: str | None) -> _StreamDecoder | None:
+        """A decoder for gzip or deflate; None for no encoding (or one httpx decodes)."""
+        value = (encoding or "").strip().lower()
+        if value in ("gzip", "x-gzip"):
+            return cls(zlib.MAX_WBITS | 16, deflate=False)
+        if value == "deflate":
+            return cls(zlib.MAX_WBITS, deflate=True)
+        return None
+
+    def decode(self, data: bytes) -> bytes:
+        if self._deflate and not self._started and data:
+            self._started = True
+            try:
+                return self._decompress.decompress(data)
+            except zlib.error:  # a raw deflate stream, without the zlib header
+                self._decompress = zlib.decompressobj(-zlib.MAX_WBITS)
+        out = self._decompress.decompress(data)
+        # gzip allows several members one after the other
+        while self._decompress.eof and self._decompress.unused_data and not self._deflate:
+            rest = self._decompress.unused_data
+            self._decompress = zlib.decompressobj(self._wbits)
+            out += self._decompress.decompress(rest)
+        return out
+
+    def complete(self) -> bool:
+        return self._decompress.eof
 
 
 def _accepted_extension(
@@ -655,24 +745,50 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+def gave_up(message: str, attempts: int) -> str:
+    """A transient failure's message once every attempt of this run failed."""
+    return message.replace(
+        RETRIED_ID, f"sudah dicoba {attempts} kali, dicoba lagi pada run berikutnya"
+    ).replace(RETRIED_EN, f"tried {attempts} times, the next run tries again")
+
+
 def _too_large(spec: FetchSpec) -> str:
     limit = spec.max_bytes / MB
     return _say(
         spec,
-        f"isi lebih besar dari batas {limit:g} MB; naikkan max_bytes bila file memang sebesar ini",
-        f"the body is larger than the {limit:g} MB limit; raise max_bytes if the file really "
-        "is this large",
+        f"isi lebih besar dari batas {limit:g} MB; pastikan url menunjuk ke file ekspor itu "
+        "sendiri (ekspor SKM biasanya beberapa MB)",
+        f"the body is larger than the {limit:g} MB limit; check that the url points at the "
+        "export itself (an SKM export is usually a few MB)",
     )
 
 
-def _cut_off(spec: FetchSpec, received: int, declared: int | None) -> TransientFetchError:
+def _cut_off(
+    spec: FetchSpec, received: int, declared: int | None, *, unframed: bool = False
+) -> TransientFetchError:
     of_id = f" dari {declared}" if declared is not None else ""
     of_en = f" of {declared}" if declared is not None else ""
+    why_id = why_en = ""
+    if unframed:
+        why_id = " (server tidak menyebut panjangnya dan isinya tidak berakhir di akhir baris)"
+        why_en = " (the server gave no length and the body does not end at a line end)"
     return TransientFetchError(
         _say(
             spec,
-            f"unduhan terputus: diterima {received}{of_id} byte; akan dicoba lagi",
-            f"the download was cut off: received {received}{of_en} bytes; it will be retried",
+            f"unduhan terputus: diterima {received}{of_id} byte{why_id}; " + RETRIED_ID,
+            f"the download was cut off: received {received}{of_en} bytes{why_en}; " + RETRIED_EN,
+        )
+    )
+
+
+def _too_slow(spec: FetchSpec, received: int) -> TransientFetchError:
+    return TransientFetchError(
+        _say(
+            spec,
+            f"unduhan tidak selesai dalam {spec.deadline_s:g} detik (diterima {received} byte; "
+            "server terlalu lambat); " + RETRIED_ID,
+            f"the download did not finish within {spec.deadline_s:g} s (received {received} "
+            "bytes; the server is too slow); " + RETRIED_EN,
         )
     )
 
