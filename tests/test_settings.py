@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -130,12 +131,65 @@ def test_a_token_is_read_from_the_named_environment_variable(
             "warehouse: a.duckdb\nmethod: all\n", "'method' must be a mapping", id="method-text"
         ),
         pytest.param("warehouse: [unclosed\n", "not valid YAML", id="bad-yaml"),
+        # a misspelt key inside a section must not leave its default silently in force
+        pytest.param(
+            "warehouse: a.duckdb\nmethod: {countng: target_sample}\n",
+            "method: kunci tidak dikenal / unknown key(s): countng; known keys: counting, scale",
+            id="typo-in-method",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nschedule: {crn: '* * * * *'}\n",
+            "schedule: kunci tidak dikenal / unknown key(s): crn",
+            id="typo-in-schedule",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nexport: {parket: false}\n",
+            "export: kunci tidak dikenal / unknown key(s): parket",
+            id="typo-in-export",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nvalidation: {engin: auto}\n",
+            "validation: kunci tidak dikenal / unknown key(s): engin",
+            id="typo-in-validation",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nsources:\n  - {kind: google_forms, unit: X, year: 2025, "
+            "path: f.csv, date_ordr: month_first}\n",
+            "sources[1]: kunci tidak dikenal / unknown key(s): date_ordr",
+            id="typo-in-a-source",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nsurveys:\n  - {year: 2024, start: 2024-01-01, end: 2024-12-31, "
+            "tahun: 2024}\n",
+            "surveys[1]: kunci tidak dikenal / unknown key(s): tahun",
+            id="typo-in-a-survey",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nschedule: {cron: '0 0 2 * * *'}\n",
+            "schedule.cron needs five fields",
+            id="six-field-cron",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nsurveys:\n  - {year: true, start: 2024-01-01, end: 2024-12-31}\n",
+            "year must be a whole number, got True",
+            id="year-true",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nvalidation: {chunk_rows: true}\n",
+            "validation.chunk_rows must be a positive whole number",
+            id="chunk-rows-true",
+        ),
+        pytest.param(
+            "warehouse: $SKM_TEST_SURELY_UNSET/skm.duckdb\n",
+            "environment variable SKM_TEST_SURELY_UNSET",
+            id="unset-variable-in-a-path",
+        ),
     ],
 )
 def test_a_wrong_config_is_refused_with_a_clear_message(
     tmp_path: Path, text: str, message: str
 ) -> None:
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         load_settings(write(tmp_path, text))
 
 

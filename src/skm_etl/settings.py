@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,6 +217,11 @@ def _build(raw: dict[str, Any], path: Path) -> Settings:
         cron=str(schedule_raw.get("cron", DEFAULT_CRON)),
         timezone=str(schedule_raw.get("timezone", DEFAULT_TIMEZONE)),
     )
+    if len(schedule.cron.split()) != 5:  # a sixth field would be read as seconds
+        raise ConfigError(
+            f"{path.name}: jadwal tidak sah / invalid schedule: schedule.cron needs five fields "
+            f"(minute hour day month weekday) such as '0 2 * * *', got {schedule.cron!r}"
+        )
     validation = _mapping(raw, "validation", path.name, "{engine: auto}")
     engine = validation.get("engine", "gx")
     if engine not in VALIDATION_ENGINES:
@@ -223,7 +229,7 @@ def _build(raw: dict[str, Any], path: Path) -> Settings:
             f"{path.name}: validation.engine must be one of {', '.join(VALIDATION_ENGINES)}, got {engine!r}"
         )
     chunk_rows = validation.get("chunk_rows", 200_000)
-    if not isinstance(chunk_rows, int) or chunk_rows < 1:
+    if not _whole(chunk_rows) or chunk_rows < 1:
         raise ConfigError(f"{path.name}: validation.chunk_rows must be a positive whole number")
 
     failpoint = os.environ.get("SKM_ETL_FAILPOINT") or None
@@ -260,6 +266,28 @@ def _build(raw: dict[str, Any], path: Path) -> Settings:
     )
 
 
+# the keys each section may hold: a misspelt one (countng:) would otherwise leave its
+# default in force without a word, counting every response where the unit meant a sample
+SECTION_KEYS = {
+    "method": ("counting", "scale"),
+    "export": ("parquet", "parquet_dir"),
+    "schedule": ("cron", "timezone"),
+    "validation": ("engine", "chunk_rows"),
+}
+SOURCE_KEYS = (
+    "name",
+    "kind",
+    "unit",
+    "year",
+    "path",
+    "url",
+    "token_env",
+    "service_account_file",
+    "date_order",
+)
+SURVEY_KEYS = ("year", "start", "end")
+
+
 def _mapping(raw: dict[str, Any], key: str, file: str, example: str) -> dict[str, Any]:
     """The keys under `key` ({} when it is absent or empty); anything else is a ConfigError."""
     value = raw.get(key)
@@ -267,13 +295,38 @@ def _mapping(raw: dict[str, Any], key: str, file: str, example: str) -> dict[str
         return {}
     if not isinstance(value, dict):
         raise ConfigError(f"{file}: '{key}' must be a mapping such as {example}, got {value!r}")
+    _known_keys(value, SECTION_KEYS[key], f"{file}: {key}")
     return value
+
+
+def _known_keys(value: dict[str, Any], known: tuple[str, ...], where: str) -> None:
+    unknown = sorted(str(k) for k in set(value) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{where}: kunci tidak dikenal / unknown key(s): {', '.join(unknown)}; "
+            f"known keys: {', '.join(known)}"
+        )
+
+
+def _whole(value: Any) -> bool:
+    """A whole number as YAML gives it (YAML's true and false are not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_UNSET_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def _path(base: Path, value: Any, key: str) -> Path:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"'{key}' must be a path, got {value!r}")
-    p = Path(os.path.expandvars(value.strip())).expanduser()
+    expanded = os.path.expandvars(value.strip())
+    unset = _UNSET_VARIABLE.search(expanded)
+    if unset:  # expandvars leaves an unset $NAME as it is: it would become a folder name
+        raise ConfigError(
+            f"'{key}': variabel lingkungan / environment variable {unset.group(1)} in "
+            f"{value!r} is not set"
+        )
+    p = Path(expanded).expanduser()
     return (p if p.is_absolute() else base / p).resolve()
 
 
@@ -305,8 +358,9 @@ def _surveys(items: Any, file: str) -> tuple[SurveyWindow, ...]:
         where = f"{file}: surveys[{i}]"
         if not isinstance(item, dict) or not {"year", "start", "end"} <= set(item):
             raise ConfigError(f"{where} needs year, start and end")
+        _known_keys(item, SURVEY_KEYS, where)
         year = item["year"]
-        if not isinstance(year, int):
+        if not _whole(year):
             raise ConfigError(f"{where}: year must be a whole number, got {year!r}")
         start, end = _date(item["start"], where), _date(item["end"], where)
         if end < start:
@@ -326,6 +380,7 @@ def _sources(items: Any, base: Path, file: str) -> tuple[SourceConfig, ...]:
         where = f"{file}: sources[{i}]"
         if not isinstance(item, dict):
             raise ConfigError(f"{where} must be a mapping with kind, unit, year and path or url")
+        _known_keys(item, SOURCE_KEYS, where)
         kind = item.get("kind")
         if kind not in SOURCE_KINDS:
             raise ConfigError(
@@ -335,7 +390,9 @@ def _sources(items: Any, base: Path, file: str) -> tuple[SourceConfig, ...]:
         if has_path == has_url:
             raise ConfigError(f"{where}: give exactly one of path: or url:")
         unit, year = item.get("unit"), item.get("year")
-        if kind == "google_forms" and (not unit or not isinstance(year, int)):
+        if year is not None and not _whole(year):
+            raise ConfigError(f"{where}: year must be a whole number, got {year!r}")
+        if kind == "google_forms" and (not unit or not _whole(year)):
             raise ConfigError(
                 f"{where}: a google_forms source needs unit: and year: (the form itself does not say them)"
             )
@@ -365,7 +422,7 @@ def _sources(items: Any, base: Path, file: str) -> tuple[SourceConfig, ...]:
                 name=name,
                 kind=kind,
                 unit=str(unit) if unit else None,
-                year=year if isinstance(year, int) else None,
+                year=year if _whole(year) else None,
                 path=_path(base, item["path"], f"sources[{i}].path") if has_path else None,
                 url=str(item["url"]) if has_url else None,
                 token=token,
