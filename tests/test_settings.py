@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,36 @@ def test_a_forms_source_named_by_an_alias_finds_its_date_order_through_the_regis
     key = unit_key(settings.units)
     assert settings.day_first_for("Balai POM di Kota Contoh", 2025, key) is False
     assert settings.day_first_for("CONTOH", 2025, key) is False
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["run"], ["run", "--config", "x.yaml", "--wait", "abc"], ["run", "--confg", "x.yaml"]],
+    ids=["no-config", "bad-wait", "misspelt-option"],
+)
+def test_a_command_line_mistake_exits_1_not_the_exit_code_of_rejections(
+    argv: list[str], capsys
+) -> None:
+    from skm_etl.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 1  # 2 means "published with rejections" (SPEC §8)
+    assert "usage: skm-etl run" in capsys.readouterr().err
+
+
+def test_a_run_goes_on_without_a_prefect_api_that_does_not_answer(capsys) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from skm_etl.cli import prefect_api_or_none
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/api"
+    with temporary_settings(updates={PREFECT_API_URL: dead}):
+        with prefect_api_or_none():
+            assert PREFECT_API_URL.value() is None  # the flow starts a temporary API
+        assert PREFECT_API_URL.value() == dead
+    err = capsys.readouterr().err
+    assert f"Prefect API di / at {dead} tidak menjawab / does not answer" in err
+    assert "this run goes on without it" in err and "Traceback" not in err

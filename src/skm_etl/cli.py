@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse exits 2, which SPEC §8 gives to "published with rejections"
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="skm-etl", description="SKM survey warehouse for BPOM")
+    # no usage data leaves a government server unless the operator turns it on
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    parser = _Parser(prog="skm-etl", description="SKM survey warehouse for BPOM")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser(
@@ -135,20 +147,48 @@ def _run(
     from flows.nightly import nightly
     from skm_etl.pipeline import EXIT_FAILED, RunSummary
 
-    state = nightly(
-        config_path=config,
-        wait_for_lock_s=wait_s,
-        replay=replay[0],
-        replay_year=replay[1],
-        replay_unit=replay[2],
-        return_state=True,
-    )
+    with prefect_api_or_none():
+        state = nightly(
+            config_path=config,
+            wait_for_lock_s=wait_s,
+            replay=replay[0],
+            replay_year=replay[1],
+            replay_unit=replay[2],
+            return_state=True,
+        )
     summary = state.result(raise_on_failure=False)
     if not isinstance(summary, RunSummary):
         print(f"skm-etl: the run failed before it could report: {summary}", file=sys.stderr)
         return EXIT_FAILED
     print(summary.render())
     return summary.exit_code
+
+
+def prefect_api_or_none() -> contextlib.AbstractContextManager:
+    """The settings a one-off run uses: the configured Prefect API, or none if it is down.
+
+    `skm-etl run` works with or without a Prefect server (docs/OPERATIONS.md): with
+    PREFECT_API_URL set but nothing answering there (the server stopped, a stale export in
+    the shell), the run goes on under a temporary API of its own, with a line on stderr,
+    instead of dying on a traceback before it starts.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        return contextlib.nullcontext()
+    with get_client(sync_client=True) as client:
+        error = client.api_healthcheck()
+    if error is None:
+        return contextlib.nullcontext()
+    print(
+        f"skm-etl: Prefect API di / at {url} tidak menjawab / does not answer "
+        f"({type(error).__name__}); this run goes on without it and Prefect will not list it: "
+        "start `prefect server start`, or unset PREFECT_API_URL",
+        file=sys.stderr,
+    )
+    return temporary_settings(restore_defaults={PREFECT_API_URL})
 
 
 def _docs(config: str) -> int:
