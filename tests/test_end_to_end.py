@@ -193,7 +193,16 @@ def test_bad_rows_are_rejected_with_a_reason_and_the_rest_is_published(
     )
     summary = run(config)
     assert summary.exit_code == 2
-    assert "unsupported file type" in summary.render()
+    shown = summary.render()
+    assert "unsupported file type" in shown
+    # the printed summary gives each rejected row's reason too, not only ops.rejected_rows
+    (loaded,) = [f for f in summary.files if f.source_file == "broken.csv"]
+    assert sorted((column, count) for column, _, count in loaded.rejection_reasons) == [
+        ("layanan_code", 1),
+        ("q1", 1),
+    ]
+    for column, reason, _ in loaded.rejection_reasons:
+        assert f"x 1 × {column}: {reason}" in shown
     with served(config) as con:
         reasons = con.execute(
             "select column_name, value from ops.rejected_rows order by source_row"

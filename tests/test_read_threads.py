@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from skm_etl import pipeline
@@ -306,3 +307,33 @@ def test_the_summary_rounds_an_index_half_up_as_the_published_tables(
         unit_results=[(2025, "Loka POM di Kota Contoh", 8, ikm, "B", "Baik")],
     )
     assert f"IKM  {shown}  B (Baik)" in summary.render()
+
+
+def test_the_summary_lists_the_commonest_reasons_of_a_file_s_rejected_rows() -> None:
+    rejected = pipeline.FileOutcome(
+        "loka_2026.csv",
+        "inbox",
+        "loaded",
+        rows_rejected=7,
+        rejection_reasons=pipeline.rejection_reasons(
+            pl.DataFrame(
+                {
+                    "source_row": [5, 6, 7, 8, 9, 10, 11],
+                    "column": ["q1", "q1", "q1", "submitted_at", "submitted_at", "q2", None],
+                    "value": ["9", "9", "0", "x", "y", "8", None],
+                    "reason": ["skor di luar 1..6"] * 3
+                    + ["waktu tidak terbaca"] * 2
+                    + ["skor di luar 1..6", "duplikat"],
+                }
+            )
+        ),
+    )
+    summary = pipeline.RunSummary(run_id="r", started_at=dt.datetime.now(), files=[rejected])
+    shown = summary.render().splitlines()
+    at = next(i for i, line in enumerate(shown) if "loka_2026.csv" in line)
+    assert [line.strip() for line in shown[at + 1 : at + 5]] == [
+        "x 3 × q1: skor di luar 1..6",
+        "x 2 × submitted_at: waktu tidak terbaca",
+        "x 1 × q2: skor di luar 1..6",
+        "x 1 × 1 other reason(s): see ops.rejected_rows",
+    ]

@@ -109,6 +109,8 @@ class FileOutcome:
     rows_new: int = 0
     message: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # why rows were rejected, the commonest first: (column, reason, rejected cells)
+    rejection_reasons: list[tuple[str | None, str, int]] = field(default_factory=list)
     # what the run's Data Docs page shows of this file (a skm_etl.validate.BatchReport)
     validation_report: object | None = field(default=None, repr=False, compare=False)
 
@@ -238,6 +240,9 @@ def _read_plan_file(
     outcome.rows_accepted = plan.rows.height
     outcome.rows_rejected = len(plan.issues)
     if plan.issues:
+        outcome.rejection_reasons = rejection_reasons(
+            pl.DataFrame(plan.issues, schema=list(ISSUE_SCHEMA.items()), orient="row")
+        )
         warehouse.record_rejected_rows(
             con,
             run_id=run_id,
@@ -560,6 +565,18 @@ def _check(
     return checked
 
 
+def rejection_reasons(rejected: pl.DataFrame) -> list[tuple[str | None, str, int]]:
+    """Each (column, reason) of a file's rejected cells with how many, the commonest first."""
+    if rejected.is_empty():
+        return []
+    counted = (
+        rejected.group_by("column", "reason")
+        .len()
+        .sort(["len", "column", "reason"], descending=[True, False, False], nulls_last=True)
+    )
+    return [(column, str(reason), int(count)) for column, reason, count in counted.iter_rows()]
+
+
 def _locate(source: SourceFile, reference: Reference) -> Located:
     if source.kind == "google_forms":
         return locate_google_forms(
@@ -743,6 +760,7 @@ def _load_group(
         )
         item.outcome.rows_accepted = checked.accepted.height
         item.outcome.rows_rejected = checked.rows_rejected
+        item.outcome.rejection_reasons = rejection_reasons(checked.rejected)
         loads.append(
             (
                 item,
@@ -877,6 +895,22 @@ class RunSummary:
             return EXIT_REJECTIONS
         return EXIT_OK
 
+    @staticmethod
+    def _reason_lines(outcome: FileOutcome) -> list[str]:
+        """Why a file's rows were rejected: the commonest reasons, the rest counted."""
+        reasons = outcome.rejection_reasons
+        lines = [
+            f"           x {count} × {_shown(column) + ': ' if column else ''}{_quoted(reason)}"
+            for column, reason, count in reasons[:REASONS_SHOWN]
+        ]
+        if len(reasons) > REASONS_SHOWN:
+            rest = sum(count for _, _, count in reasons[REASONS_SHOWN:])
+            lines.append(
+                f"           x {rest} × {len(reasons) - REASONS_SHOWN} other reason(s): "
+                "see ops.rejected_rows"
+            )
+        return lines
+
     def render(self) -> str:
         """The printed run summary: a reason for every rejection, no personal data."""
         lines = [f"skm-etl run {self.run_id}"]
@@ -892,6 +926,7 @@ class RunSummary:
             if f.message and f.status != "loaded":
                 lines.append(f"           {_quoted(f.message)}")
             lines += [f"           ! {_quoted(w)}" for w in f.warnings]
+            lines += self._reason_lines(f)
         waiting = sum(f.status == "deferred" for f in self.files)
         deferred = f", {waiting} deferred to the next run" if waiting else ""
         lines.append(
@@ -928,6 +963,10 @@ class RunSummary:
 def _shown(text: str) -> str:
     """Text from a file (its name, a unit's name) as one printable line."""
     return text if text.isprintable() else repr(text)[1:-1]
+
+
+# the reasons a file's summary line lists (all of them are in ops.rejected_rows)
+REASONS_SHOWN = 3
 
 
 def _quoted(text: str) -> str:
