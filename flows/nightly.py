@@ -22,6 +22,8 @@ from skm_etl.settings import ConfigError, Settings, SourceConfig, load_settings
 
 FLOW_NAME = "skm-etl-nightly"
 
+pipeline.quiet_expected_tracebacks()
+
 
 FETCH_RETRY_DELAYS_S = [5, 30, 120]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import os
 import shutil
 import threading
@@ -337,3 +338,21 @@ def test_the_summary_lists_the_commonest_reasons_of_a_file_s_rejected_rows() -> 
         "x 1 × q2: skor di luar 1..6",
         "x 1 × 1 other reason(s): see ops.rejected_rows",
     ]
+
+
+def test_prefect_logs_an_error_that_carries_its_advice_without_a_traceback(caplog) -> None:
+    from skm_etl.settings import ConfigError
+
+    pipeline.quiet_expected_tracebacks()
+    pipeline.quiet_expected_tracebacks()  # once is enough: no second filter
+    logger = logging.getLogger("prefect.task_runs")
+    assert len(logger.filters) == len(set(map(type, logger.filters)))
+    with caplog.at_level(logging.ERROR, logger="prefect.task_runs"):
+        for error in (ConfigError("method.scale is 5"), ZeroDivisionError("a bug")):
+            try:
+                raise error
+            except Exception:
+                logger.exception("Task run failed with exception: %r", error)
+    expected, bug = caplog.records
+    assert expected.exc_info is None and "method.scale is 5" in expected.getMessage()
+    assert bug.exc_info is not None  # an unexpected error keeps its traceback

@@ -1027,6 +1027,38 @@ class BuildError(Exception):
     """dbt could not build or test the marts: nothing is published."""
 
 
+class _ExpectedErrorsWithoutTraceback(logging.Filter):
+    """Drop the traceback from Prefect's log line of an error that carries its own advice.
+
+    A wrong config, a failed dbt build, a refused publish, a source still failing after its
+    retries: each reaches the summary as one sentence saying what to do; thirty lines of
+    traceback on stderr after it only hide that sentence.
+    """
+
+    def __init__(self, expected: tuple[type[BaseException], ...]) -> None:
+        super().__init__()
+        self._expected = expected
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], self._expected):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def quiet_expected_tracebacks() -> None:
+    """Install the filter above on Prefect's task and flow run loggers (once)."""
+    from skm_etl.fetch.http import TransientFetchError
+    from skm_etl.lock import RunLockedError
+    from skm_etl.publish.served import PublishError
+
+    expected = (ConfigError, BuildError, PublishError, RunLockedError, TransientFetchError)
+    for name in ("prefect.task_runs", "prefect.flow_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _ExpectedErrorsWithoutTraceback) for f in logger.filters):
+            logger.addFilter(_ExpectedErrorsWithoutTraceback(expected))
+
+
 def publish_served(settings: Settings, run_id: str) -> None:
     """Swap in a new served file (and Parquet export) built from the store's marts."""
     from skm_etl.publish.served import publish
