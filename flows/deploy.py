@@ -175,7 +175,8 @@ def deployment_info_command(config: str, name: str | None, count: int = 5) -> in
     restarting the serve process.
     """
     try:
-        settings = load_settings(config)
+        # the sources' tokens live in the job's environment (secrets.env), not the shell's
+        settings = load_settings(config, secrets=False)
         deployment = build_deployment(settings.config_path, settings, name=name)
         print(_describe(deployment, settings, count=count))
     except (ConfigError, ValueError) as exc:  # ValueError: a --name Prefect refuses

@@ -279,3 +279,23 @@ def test_a_run_goes_on_without_a_prefect_api_that_does_not_answer(capsys) -> Non
     err = capsys.readouterr().err
     assert f"Prefect API di / at {dead} tidak menjawab / does not answer" in err
     assert "this run goes on without it" in err and "Traceback" not in err
+
+
+def test_deployment_info_shows_the_schedule_without_the_sources_tokens(
+    tmp_path: Path, capsys
+) -> None:
+    from flows.deploy import deployment_info_command
+
+    config = write(
+        tmp_path,
+        "warehouse: wh/skm.duckdb\nschedule: {cron: '30 1 * * *', timezone: Asia/Makassar}\n"
+        "sources:\n  - {name: sapa, kind: sapaapip, url: 'https://sapa.example/x.csv', "
+        "token_env: SKM_TEST_TOKEN_SURELY_UNSET}\n",
+    )
+    with pytest.raises(ConfigError, match="SKM_TEST_TOKEN_SURELY_UNSET"):
+        load_settings(config)  # a run needs the token
+
+    assert deployment_info_command(str(config), None) == 0
+    shown = capsys.readouterr().out
+    assert "30 1 * * *" in shown and "Asia/Makassar" in shown
+    assert shown.count(" WITA") >= 5  # the next run times, in the schedule's own zone

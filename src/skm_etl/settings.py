@@ -131,8 +131,12 @@ class Settings:
         return SurveyWindow(year, dt.date(year, 1, 1), dt.date(year, 12, 31))
 
 
-def load_settings(config_path: str | Path) -> Settings:
-    """Read and check a config file; raise ConfigError with a sentence an operator can act on."""
+def load_settings(config_path: str | Path, *, secrets: bool = True) -> Settings:
+    """Read and check a config file; raise ConfigError with a sentence an operator can act on.
+
+    `secrets=False` leaves the sources' tokens unread (None), for what needs no source,
+    such as showing the schedule: the tokens' environment is the job's, not the shell's.
+    """
     path = Path(config_path).expanduser().resolve()
     if not path.is_file():
         raise ConfigError(f"file konfigurasi tidak ditemukan / config file not found: {path}")
@@ -150,10 +154,10 @@ def load_settings(config_path: str | Path) -> Settings:
         raise ConfigError(
             f"config file {path} must be a YAML mapping of keys (warehouse:, inbox:, …)"
         )
-    return _build(raw, path)
+    return _build(raw, path, secrets=secrets)
 
 
-def _build(raw: dict[str, Any], path: Path) -> Settings:
+def _build(raw: dict[str, Any], path: Path, *, secrets: bool = True) -> Settings:
     base = path.parent
     known = {
         "warehouse",
@@ -251,7 +255,7 @@ def _build(raw: dict[str, Any], path: Path) -> Settings:
         counting=counting,
         scale=scale,
         surveys=_surveys(raw.get("surveys") or [], path.name),
-        sources=_sources(raw.get("sources") or [], base, path.name),
+        sources=_sources(raw.get("sources") or [], base, path.name, secrets=secrets),
         populations=_optional_file(base, raw, "populations"),
         rtl=_optional_file(base, raw, "rtl"),
         units=_optional_file(base, raw, "units"),
@@ -371,7 +375,9 @@ def _surveys(items: Any, file: str) -> tuple[SurveyWindow, ...]:
     return tuple(windows[y] for y in sorted(windows))
 
 
-def _sources(items: Any, base: Path, file: str) -> tuple[SourceConfig, ...]:
+def _sources(
+    items: Any, base: Path, file: str, *, secrets: bool = True
+) -> tuple[SourceConfig, ...]:
     if not isinstance(items, list):
         raise ConfigError(f"{file}: 'sources' must be a list")
     out: list[SourceConfig] = []
@@ -397,7 +403,7 @@ def _sources(items: Any, base: Path, file: str) -> tuple[SourceConfig, ...]:
                 f"{where}: a google_forms source needs unit: and year: (the form itself does not say them)"
             )
         token = None
-        if item.get("token_env"):
+        if item.get("token_env") and secrets:
             token = os.environ.get(str(item["token_env"]))
             if not token:
                 raise ConfigError(
