@@ -356,3 +356,41 @@ def test_prefect_logs_an_error_that_carries_its_advice_without_a_traceback(caplo
     expected, bug = caplog.records
     assert expected.exc_info is None and "method.scale is 5" in expected.getMessage()
     assert bug.exc_info is not None  # an unexpected error keeps its traceback
+
+
+@pytest.mark.parametrize(
+    ("declared", "status", "message"),
+    [
+        ("unit: Loka POM di Kota Contoh, year: 2025", "loaded", None),
+        ("unit: '  loka pom di kota CONTOH ', year: 2025", "loaded", None),
+        (
+            "unit: Balai POM di Kota Contoh, year: 2025",
+            "rejected",
+            "the file says unit 'Loka POM di Kota Contoh' but the config declares "
+            "'Balai POM di Kota Contoh'",
+        ),
+        (
+            "unit: Loka POM di Kota Contoh, year: 2024",
+            "rejected",
+            "the file says year 2025 but the config declares 2024",
+        ),
+    ],
+    ids=["same-unit", "same-unit-other-spelling", "other-unit", "other-year"],
+)
+def test_a_declared_tabulation_must_agree_with_what_the_file_says(
+    tmp_path: Path, declared: str, status: str, message: str | None
+) -> None:
+    # a unit declared for a sapaapip source used to win silently over the file's own
+    export = Path(__file__).parent / "fixtures" / "sapaapip_tabulasi_example.csv"
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "warehouse: wh/skm.duckdb\nsources:\n"
+        f"  - {{name: sapa, kind: sapaapip, {declared}, path: '{export}'}}\n",
+        encoding="utf-8",
+    )
+    (outcome,) = _run(config)
+    assert outcome.status == status
+    if message is None:
+        assert outcome.rows_new == 14
+    else:
+        assert message in outcome.message

@@ -509,6 +509,13 @@ def _detached(exc: Exception) -> Exception:
 def _resolve_unit(prepared: Prepared, source: SourceFile, result: ReadResult) -> Unit:
     """The file's unit; SourceFileError or UnitError when it cannot be loaded as read."""
     unit = prepared.resolver.resolve(source.unit or result.unit_name)
+    if source.unit and result.unit_name and _other_unit(prepared, unit, result.unit_name):
+        raise SourceFileError(
+            f"{source.display_name}: unit di file ({result.unit_name}) berbeda dengan "
+            f"konfigurasi ({source.unit}) / the file says unit {result.unit_name!r} but the "
+            f"config declares {source.unit!r}; periksa file atau konfigurasi / check the file "
+            "or the config"
+        )
     if source.year is not None and source.year != result.survey_year:
         raise SourceFileError(
             f"{source.display_name}: tahun di file ({result.survey_year}) berbeda dengan "
@@ -517,6 +524,18 @@ def _resolve_unit(prepared: Prepared, source: SourceFile, result: ReadResult) ->
             "the config"
         )
     return unit
+
+
+def _other_unit(prepared: Prepared, declared: Unit, written: str) -> bool:
+    """Whether the unit a file names is another known unit than the one its source declares.
+
+    A name the registry does not know (a spelling of the metadata row) leaves the declared
+    unit in force: declaring it is how such a file is loaded.
+    """
+    try:
+        return prepared.resolver.resolve(written).code != declared.code
+    except UnitError:
+        return False
 
 
 def _check(
