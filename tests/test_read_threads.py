@@ -394,3 +394,28 @@ def test_a_declared_tabulation_must_agree_with_what_the_file_says(
         assert outcome.rows_new == 14
     else:
         assert message in outcome.message
+
+
+def test_a_declared_form_without_answers_loads_nothing_and_is_not_a_rejection(
+    tmp_path: Path,
+) -> None:
+    export = Path(__file__).parent / "fixtures" / "google_forms_example.csv"
+    title_row = export.read_text(encoding="utf-8").splitlines(keepends=True)[0]
+    (tmp_path / "form.csv").write_text(title_row, encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "warehouse: wh/skm.duckdb\nsources:\n  - {name: baru, kind: google_forms, "
+        "unit: Balai POM di Kota Contoh, year: 2025, path: form.csv}\n",
+        encoding="utf-8",
+    )
+    (first,) = _run(config)
+    assert (first.status, first.rows_read, first.rows_new) == ("loaded", 0, 0)
+    assert any("no responses yet" in w for w in first.warnings)
+    summary = pipeline.RunSummary(
+        run_id="r", started_at=dt.datetime.now(), files=[first], published=True
+    )
+    assert summary.exit_code == pipeline.EXIT_OK
+
+    (tmp_path / "form.csv").write_text(export.read_text(encoding="utf-8"), encoding="utf-8")
+    (answered,) = _run(config)  # the first answers change the export: it is read again
+    assert (answered.status, answered.rows_new) == ("loaded", 9)

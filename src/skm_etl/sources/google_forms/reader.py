@@ -107,15 +107,12 @@ def locate_google_forms(
     mapping = _map_columns(sheet, header_index, ref, name)
     rows = sheet.frame.slice(header_index + 1)
     data = rows.filter(any_cell(sheet.cell_columns, rows.height))
-    header_row = header_index + 1
+    # A form nobody has answered yet exports its title row alone: that is no fault of the
+    # file, so it reads as no responses (the run says so) rather than a rejection that
+    # would fail every night until the first answer comes in.
     if data.is_empty():
-        raise file_error(
-            f"tidak ada baris jawaban di bawah header (baris {header_row}) file {name}",
-            f"no response rows below the header (row {header_row}) of {name}",
-            *ACTION_FORM,
-        )
-
-    if day_first is None:
+        day_first, order_warning, unsettled = True, None, False
+    elif day_first is None:
         day_first, order_warning = nz.day_first_for(data[mapping.roles["submitted_at"]])
         # month-first, or day-first for want of any sign: the store is checked before loading
         unsettled = not day_first or order_warning is not None
@@ -141,6 +138,11 @@ def locate_google_forms(
         warnings = list(mapping.warnings)
         if order_warning:
             warnings.append(order_warning)
+        if cells.is_empty():
+            warnings.append(
+                f"belum ada jawaban: {name} hanya berisi baris judul / no responses yet: {name} "
+                "holds its title row only"
+            )
         warnings += nz.unrecognised_warnings(cells, ref, COLUMN_TITLES)
         return ReadResult(
             responses=responses,
