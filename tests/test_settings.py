@@ -132,6 +132,11 @@ def test_a_token_is_read_from_the_named_environment_variable(
             "warehouse: a.duckdb\nmethod: all\n", "'method' must be a mapping", id="method-text"
         ),
         pytest.param("warehouse: [unclosed\n", "not valid YAML", id="bad-yaml"),
+        pytest.param(
+            "warehouse: a.duckdb\nsources:\n  - {kind: sapaapip, url: 'https://x/a b.csv'}\n",
+            "the url holds a space or line break: 'https://x/a b.csv'",
+            id="space-in-url",
+        ),
         # a misspelt key inside a section must not leave its default silently in force
         pytest.param(
             "warehouse: a.duckdb\nmethod: {countng: target_sample}\n",
@@ -299,3 +304,13 @@ def test_deployment_info_shows_the_schedule_without_the_sources_tokens(
     shown = capsys.readouterr().out
     assert "30 1 * * *" in shown and "Asia/Makassar" in shown
     assert shown.count(" WITA") >= 5  # the next run times, in the schedule's own zone
+
+
+def test_spaces_around_a_pasted_url_are_dropped(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(
+            tmp_path,
+            "warehouse: a.duckdb\nsources:\n  - {kind: sapaapip, url: '  https://x/a.csv '}\n",
+        )
+    )
+    assert settings.sources[0].url == "https://x/a.csv"

@@ -419,6 +419,12 @@ def _sources(
                 f"{where}: date_order is for google_forms sources, one of "
                 f"{', '.join(DATE_ORDERS)} (how the sheet's locale writes dates), got {date_order!r}"
             )
+        url = str(item["url"]).strip() if has_url else None  # a pasted address's spaces
+        if url is not None and any(c.isspace() for c in url):
+            raise ConfigError(
+                f"{where}: url berisi spasi / the url holds a space or line break: {url!r}; "
+                "salin ulang alamatnya / copy the address again"
+            )
         name = str(item.get("name") or f"{kind}-{i}")
         if name in names:
             raise ConfigError(f"{where}: source name {name!r} is used twice")
@@ -430,7 +436,7 @@ def _sources(
                 unit=str(unit) if unit else None,
                 year=year if _whole(year) else None,
                 path=_path(base, item["path"], f"sources[{i}].path") if has_path else None,
-                url=str(item["url"]) if has_url else None,
+                url=url,
                 token=token,
                 service_account_file=(
                     _path(base, item["service_account_file"], f"sources[{i}].service_account_file")
