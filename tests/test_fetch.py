@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import types
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +29,7 @@ from skm_etl.fetch import (
     fetch_with_retries,
     redact_url,
 )
+from skm_etl.fetch.http import _StreamDecoder
 from skm_etl.fetch.service_account import SCOPES
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -500,6 +502,53 @@ def test_a_gzip_body_is_decoded_and_a_cut_gzip_stream_is_not_archived(
     assert result.status == "fetched"
     assert result.path.read_bytes() == GOOGLE_FORMS_CSV
     assert server.requests_to("/export")[0].headers["Accept-Encoding"] == "gzip, deflate"
+
+
+def _deflated(body: bytes, wbits: int) -> bytes:
+    packer = zlib.compressobj(wbits=wbits)
+    return packer.compress(body) + packer.flush()
+
+
+_HALF = len(GOOGLE_FORMS_CSV) // 2
+ENCODED = {
+    "gzip": ("gzip", gzip.compress(GOOGLE_FORMS_CSV)),
+    "gzip-two-members": (
+        "gzip",
+        gzip.compress(GOOGLE_FORMS_CSV[:_HALF]) + gzip.compress(GOOGLE_FORMS_CSV[_HALF:]),
+    ),
+    "gzip-then-a-line-break": ("gzip", gzip.compress(GOOGLE_FORMS_CSV) + b"\n"),
+    "gzip-then-zero-padding": ("gzip", gzip.compress(GOOGLE_FORMS_CSV) + b"\0" * 64),
+    "deflate-zlib": ("deflate", _deflated(GOOGLE_FORMS_CSV, zlib.MAX_WBITS)),
+    "deflate-raw": ("deflate", _deflated(GOOGLE_FORMS_CSV, -zlib.MAX_WBITS)),
+}
+
+
+@pytest.mark.parametrize("case", list(ENCODED))
+def test_an_encoded_body_is_archived_decoded_whatever_its_chunks(
+    server: LocalServer, tmp_path: Path, case: str
+) -> None:
+    encoding, packed = ENCODED[case]
+    server.serve("/export", Reply(body=packed, headers={"Content-Encoding": encoding}))
+    result = run(make_spec(server, "/export"), tmp_path)
+    assert result.status == "fetched" and result.path.read_bytes() == GOOGLE_FORMS_CSV
+    # the stream's end is found however the bytes arrive
+    for size in (1, 2, 5, 64):
+        decoder = _StreamDecoder.for_encoding(encoding)
+        pieces = [packed[i : i + size] for i in range(0, len(packed), size)]
+        assert b"".join(decoder.decode(piece) for piece in pieces) == GOOGLE_FORMS_CSV
+        assert decoder.complete()
+        cut = _StreamDecoder.for_encoding(encoding)
+        for piece in pieces[: len(pieces) // 2]:
+            cut.decode(piece)
+        assert not cut.complete()
+
+
+def test_an_empty_gzip_body_is_an_empty_body_not_a_cut_one(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    server.serve("/export", Reply(body=b"", headers={"Content-Encoding": "gzip"}))
+    result = run(make_spec(server, "/export"), tmp_path)
+    assert result.status == "failed" and "empty body" in result.message
 
 
 @pytest.mark.parametrize("cut", [10, 0], ids=["cut-inside-the-last-row", "whole"])

@@ -125,14 +125,14 @@ def test_a_build_with_nothing_loaded_since_recomputes_no_scope(store: Path) -> N
         (
             "delete from raw.responses where response_key = 'b1'",
             "responses the last build read were removed or reloaded since (a rebuild or backfill): "
-            "8 were loaded up to its time, 7 are now",
+            "of the 8 it read, 7 are stored as it read them",
         ),
         (
             # as many responses as before, one of them from another batch (a replay
             # whose clock was behind the last build's)
             "update raw.responses set batch_id = 'replayed' where response_key = 'b1'",
             "responses the last build read were removed or reloaded since (a rebuild or backfill): "
-            "8 were loaded up to its time, 8 are now",
+            "of the 8 it read, 8 are stored as it read them",
         ),
     ],
     ids=["survey window", "populations", "a response removed", "a response replaced"],

@@ -363,6 +363,9 @@ def test_prefect_logs_an_error_that_carries_its_advice_without_a_traceback(caplo
     [
         ("unit: Loka POM di Kota Contoh, year: 2025", "loaded", None),
         ("unit: '  loka pom di kota CONTOH ', year: 2025", "loaded", None),
+        ("unit: LOKA-CONTOH, year: 2025", "loaded", None),  # the registry's code
+        # a name the registry does not know: declaring the unit is how such a file loads
+        ("unit: Loka POM Kota Contoh, year: 2025, units: none", "loaded", None),
         (
             "unit: Balai POM di Kota Contoh, year: 2025",
             "rejected",
@@ -375,16 +378,32 @@ def test_prefect_logs_an_error_that_carries_its_advice_without_a_traceback(caplo
             "the file says year 2025 but the config declares 2024",
         ),
     ],
-    ids=["same-unit", "same-unit-other-spelling", "other-unit", "other-year"],
+    ids=[
+        "same-unit",
+        "same-unit-other-spelling",
+        "same-unit-by-code",
+        "no-registry",
+        "other-unit",
+        "other-year",
+    ],
 )
 def test_a_declared_tabulation_must_agree_with_what_the_file_says(
     tmp_path: Path, declared: str, status: str, message: str | None
 ) -> None:
     # a unit declared for a sapaapip source used to win silently over the file's own
     export = Path(__file__).parent / "fixtures" / "sapaapip_tabulasi_example.csv"
+    registry = "units: units.csv\n"
+    if declared.endswith(", units: none"):
+        declared, registry = declared.removesuffix(", units: none"), ""
+    (tmp_path / "units.csv").write_text(
+        "unit_code,unit_name,unit_type,province\n"
+        "LOKA-CONTOH,Loka POM di Kota Contoh,Loka POM,Jawa Barat\n"
+        "BALAI-CONTOH,Balai POM di Kota Contoh,Balai POM,Jawa Barat\n",
+        encoding="utf-8",
+    )
     config = tmp_path / "config.yaml"
     config.write_text(
-        "warehouse: wh/skm.duckdb\nsources:\n"
+        f"warehouse: wh/skm.duckdb\n{registry}sources:\n"
         f"  - {{name: sapa, kind: sapaapip, {declared}, path: '{export}'}}\n",
         encoding="utf-8",
     )

@@ -134,7 +134,7 @@ def test_a_token_is_read_from_the_named_environment_variable(
         pytest.param("warehouse: [unclosed\n", "not valid YAML", id="bad-yaml"),
         pytest.param(
             "warehouse: a.duckdb\nsources:\n  - {kind: sapaapip, url: 'https://x/a b.csv'}\n",
-            "the url holds a space or line break: 'https://x/a b.csv'",
+            "the url holds a space or line break; salin ulang",
             id="space-in-url",
         ),
         # a misspelt key inside a section must not leave its default silently in force
@@ -169,6 +169,11 @@ def test_a_token_is_read_from_the_named_environment_variable(
             "tahun: 2024}\n",
             "surveys[1]: kunci tidak dikenal / unknown key(s): tahun",
             id="typo-in-a-survey",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nsources:\n  - {kind: sapaapip, url: '   '}\n",
+            "url is blank",
+            id="blank-url",
         ),
         pytest.param(
             "warehouse: a.duckdb\nschedule: {cron: '0 0 2 * * *'}\n",
@@ -314,3 +319,8 @@ def test_spaces_around_a_pasted_url_are_dropped(tmp_path: Path) -> None:
         )
     )
     assert settings.sources[0].url == "https://x/a.csv"
+
+
+def test_a_cron_nickname_is_a_whole_schedule(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, "warehouse: a.duckdb\nschedule: {cron: '@daily'}\n"))
+    assert settings.schedule.cron == "@daily"

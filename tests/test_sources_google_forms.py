@@ -562,13 +562,17 @@ def test_an_export_without_its_title_row_is_refused_without_quoting_a_response(
 ) -> None:
     # the first row is then a response: its name (and phone) must not reach the message,
     # which ops.rejected_files, the summary and the served file keep
-    first = ROWS[1]
+    first = list(ROWS[1])
+    # a suggestion that reads like question 10's title ("pengaduan") once made the reader
+    # quote the candidate cells of that question
+    first[-1] = "Pengaduan saya belum dibalas, Budi Santoso"
     with pytest.raises(SourceFileError) as raised:
-        read_rows(tmp_path, ROWS[1:], ref)
+        read_rows(tmp_path, [first, *ROWS[2:]], ref)
     message = str(raised.value)
-    assert "not found in row 1 of forms.csv" in message
+    assert "column 'Timestamp' not found in row 1 of forms.csv" in message
     assert "cell(s) are not quoted, as this row may hold a respondent's answers" in message
     assert first[1] and first[1] not in message  # Nama Lengkap
+    assert "Budi Santoso" not in message
     assert not any(cell and len(cell) > 3 and cell in message for cell in first)
 
 

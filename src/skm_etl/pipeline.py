@@ -529,9 +529,12 @@ def _resolve_unit(prepared: Prepared, source: SourceFile, result: ReadResult) ->
 def _other_unit(prepared: Prepared, declared: Unit, written: str) -> bool:
     """Whether the unit a file names is another known unit than the one its source declares.
 
-    A name the registry does not know (a spelling of the metadata row) leaves the declared
-    unit in force: declaring it is how such a file is loaded.
+    Without a registry no unit is known: units are taken as they come, and the declared
+    spelling wins. A name the registry does not know (a spelling of the metadata row)
+    leaves the declared unit in force too: declaring it is how such a file is loaded.
     """
+    if not prepared.resolver.has_registry:
+        return False
     try:
         return prepared.resolver.resolve(written).code != declared.code
     except UnitError:

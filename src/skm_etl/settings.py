@@ -221,7 +221,8 @@ def _build(raw: dict[str, Any], path: Path, *, secrets: bool = True) -> Settings
         cron=str(schedule_raw.get("cron", DEFAULT_CRON)),
         timezone=str(schedule_raw.get("timezone", DEFAULT_TIMEZONE)),
     )
-    if len(schedule.cron.split()) != 5:  # a sixth field would be read as seconds
+    # a sixth field would be read as seconds; "@daily" and the like are whole schedules
+    if not schedule.cron.strip().startswith("@") and len(schedule.cron.split()) != 5:
         raise ConfigError(
             f"{path.name}: jadwal tidak sah / invalid schedule: schedule.cron needs five fields "
             f"(minute hour day month weekday) such as '0 2 * * *', got {schedule.cron!r}"
@@ -420,9 +421,12 @@ def _sources(
                 f"{', '.join(DATE_ORDERS)} (how the sheet's locale writes dates), got {date_order!r}"
             )
         url = str(item["url"]).strip() if has_url else None  # a pasted address's spaces
+        if url == "":
+            raise ConfigError(f"{where}: url is blank; give the export's address")
         if url is not None and any(c.isspace() for c in url):
+            # not quoted: an address may carry a token in its query string
             raise ConfigError(
-                f"{where}: url berisi spasi / the url holds a space or line break: {url!r}; "
+                f"{where}: url berisi spasi / the url holds a space or line break; "
                 "salin ulang alamatnya / copy the address again"
             )
         name = str(item.get("name") or f"{kind}-{i}")

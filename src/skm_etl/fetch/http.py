@@ -57,6 +57,7 @@ _MAX_REDIRECTS = 10
 _KIND_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 _ZIP_MAGIC = b"PK\x03\x04"
+_GZIP_MAGIC = b"\x1f\x8b"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the pre-2007 .xls container
 _UTF8_BOM = b"\xef\xbb\xbf"
 _XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -548,7 +549,8 @@ def _download(
                 last = chunk[-1:]
                 digest.update(chunk)
                 out.write(chunk)
-            if decoder is not None and not decoder.complete():
+            # no byte at all is an empty body (refused as such below), not a cut stream
+            if decoder is not None and response.num_bytes_downloaded and not decoder.complete():
                 raise _cut_off(spec, response.num_bytes_downloaded, declared)
             out.flush()
             os.fsync(out.fileno())
@@ -581,12 +583,18 @@ def _download(
 
 
 class _StreamDecoder:
-    """Decode a gzip or deflate body and tell whether its stream reached its end."""
+    """Decode a gzip or deflate body and tell whether its stream reached its end.
+
+    gzip allows several members one after the other; bytes after the last member that do
+    not start another one (padding, a stray line break) are ignored, as gzip itself does.
+    """
 
     def __init__(self, wbits: int, *, deflate: bool) -> None:
         self._wbits = wbits
         self._deflate = deflate  # "deflate" may be zlib-wrapped or raw: tried in that order
         self._started = False
+        self._trailing = False  # past the last member: what comes is ignored
+        self._pending = b""  # a next member's first byte, its second still to come
         self._decompress = zlib.decompressobj(wbits)
 
     @classmethod
@@ -600,22 +608,49 @@ class _StreamDecoder:
         return None
 
     def decode(self, data: bytes) -> bytes:
-        if self._deflate and not self._started and data:
+        if self._trailing or not data:
+            return b""
+        if self._deflate and not self._started:
+            data, self._pending = self._pending + data, b""
+            if len(data) < 2:  # the zlib header is two bytes
+                self._pending = data
+                return b""
             self._started = True
-            try:
-                return self._decompress.decompress(data)
-            except zlib.error:  # a raw deflate stream, without the zlib header
-                self._decompress = zlib.decompressobj(-zlib.MAX_WBITS)
+            cmf, flg = data[0], data[1]
+            if cmf & 0x0F == 8 and (cmf * 256 + flg) % 31 == 0:  # a zlib header
+                try:
+                    return self._decompress.decompress(data)
+                except zlib.error:
+                    pass
+            self._decompress = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
+            return self._decompress.decompress(data)
+        if self._pending or self._decompress.eof:  # a member ended at a chunk's end
+            data, self._pending = self._pending + data, b""
+            return self._next_member(data)
         out = self._decompress.decompress(data)
-        # gzip allows several members one after the other
-        while self._decompress.eof and self._decompress.unused_data and not self._deflate:
-            rest = self._decompress.unused_data
-            self._decompress = zlib.decompressobj(self._wbits)
-            out += self._decompress.decompress(rest)
+        if self._decompress.eof and self._decompress.unused_data:
+            out += self._next_member(self._decompress.unused_data)
+        return out
+
+    def _next_member(self, data: bytes) -> bytes:
+        """Start the gzip member `data` begins, or ignore it when it is not one."""
+        if self._deflate:
+            self._trailing = True
+            return b""
+        if len(data) < len(_GZIP_MAGIC):
+            self._pending = data
+            return b""
+        if not data.startswith(_GZIP_MAGIC):
+            self._trailing = True
+            return b""
+        self._decompress = zlib.decompressobj(self._wbits)
+        out = self._decompress.decompress(data)
+        if self._decompress.eof and self._decompress.unused_data:
+            out += self._next_member(self._decompress.unused_data)
         return out
 
     def complete(self) -> bool:
-        return self._decompress.eof
+        return self._trailing or self._decompress.eof
 
 
 def _accepted_extension(
@@ -770,8 +805,16 @@ def _cut_off(
     of_en = f" of {declared}" if declared is not None else ""
     why_id = why_en = ""
     if unframed:
-        why_id = " (server tidak menyebut panjangnya dan isinya tidak berakhir di akhir baris)"
-        why_en = " (the server gave no length and the body does not end at a line end)"
+        why_id = (
+            " (server tidak menyebut panjangnya dan isinya tidak berakhir di akhir baris; bila "
+            "ekspor memang tanpa baris baru di akhir, server harus mengirim Content-Length, "
+            "atau taruh file di inbox)"
+        )
+        why_en = (
+            " (the server gave no length and the body does not end at a line end; if the "
+            "export really ends without a line break, its server must send Content-Length, "
+            "or drop the file in the inbox instead)"
+        )
     return TransientFetchError(
         _say(
             spec,

@@ -234,7 +234,7 @@ def _full_reason(con: duckdb.DuckDBPyConnection, fingerprint: str, rows: list[tu
     if (kept, kept_batches) != (responses, batches):
         return (
             "responses the last build read were removed or reloaded since (a rebuild or "
-            f"backfill): {responses:,} were loaded up to its time, {kept:,} are now"
+            f"backfill): of the {responses:,} it read, {kept:,} are stored as it read them"
         )
     return None
 

@@ -229,26 +229,6 @@ def _columns(sheet: Sheet, header_index: int) -> list[Column]:
     return columns
 
 
-def _found_titles(columns: list[Column], mapping: Mapping, *, indonesian: bool) -> str:
-    """The row's titles for a message, only when it is surely the title row.
-
-    Without a Timestamp title the row may be a response (the title row deleted, say),
-    whose cells (a name among them, which may even read as a title) are not quoted.
-    """
-    if "submitted_at" in mapping.roles:
-        titles = "; ".join(f"'{_short(c.title)}'" for c in columns)
-        return f"kolom yang ada: {titles}" if indonesian else f"columns found: {titles}"
-    if indonesian:
-        return (
-            f"{len(columns)} sel baris itu tidak dikutip, sebab baris ini mungkin berisi "
-            "jawaban responden (baris judul terhapus?)"
-        )
-    return (
-        f"its {len(columns)} cell(s) are not quoted, as this row may hold a respondent's "
-        "answers (was the title row deleted?)"
-    )
-
-
 def _role(column: Column) -> str | None:
     """Name the normalised column a non-question title stands for, if any."""
     if column.number is not None or column.statement is not None:
@@ -267,6 +247,18 @@ def _role(column: Column) -> str | None:
 def _map_columns(sheet: Sheet, header_index: int, ref: Reference, name: str) -> Mapping:
     """Assign each title to a role or a questionnaire item; reject what is missing or ambiguous."""
     columns = _columns(sheet, header_index)
+    if not any(_role(column) == "submitted_at" for column in columns):
+        # Without a Timestamp title the row may be a response (the title row deleted, say):
+        # no message quotes its cells, a respondent's name or suggestion among them.
+        raise file_error(
+            f"kolom 'Timestamp' tidak ditemukan di baris {header_index + 1} file {name} "
+            f"({len(columns)} sel baris itu tidak dikutip, sebab baris ini mungkin berisi "
+            "jawaban responden: baris judul terhapus?)",
+            f"column 'Timestamp' not found in row {header_index + 1} of {name} (its "
+            f"{len(columns)} cell(s) are not quoted, as this row may hold a respondent's "
+            "answers: was the title row deleted?)",
+            *ACTION_FORM,
+        )
     mapping = Mapping()
     questions: list[Column] = []
     for column in columns:
@@ -303,13 +295,14 @@ def _map_columns(sheet: Sheet, header_index: int, ref: Reference, name: str) -> 
             )
         if item.block == BLOCK_UNSUR:
             missing.append(f"{item.number}. … ({item.unsur_code}: {', '.join(item.forms_match)})")
-    if missing:
+    if missing:  # a title row (it has the Timestamp title): its titles are quoted
+        found_titles = "; ".join(f"'{_short(c.title)}'" for c in columns)
         listed = ", ".join(f"'{m}'" for m in missing)
         raise file_error(
             f"kolom {listed} tidak ditemukan di baris {header_index + 1} file {name} "
-            f"({_found_titles(columns, mapping, indonesian=True)})",
+            f"(kolom yang ada: {found_titles})",
             f"column {listed} not found in row {header_index + 1} of {name} "
-            f"({_found_titles(columns, mapping, indonesian=False)})",
+            f"(columns found: {found_titles})",
             *ACTION_FORM,
         )
 
