@@ -952,3 +952,14 @@ def test_a_fetched_file_is_named_after_its_source_not_its_archive_hash(
 
     assert fetched.display_name == "loka-contoh-2025.csv"
     assert fetched.path.name.startswith(hashlib.sha256(SAPAAPIP_CSV).hexdigest())
+
+
+def test_a_body_whose_compression_is_broken_fails_asking_for_a_manual_download(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    broken = b"\x1f\x8b\x08\x00" + b"not a deflate stream at all"
+    server.serve("/export", Reply(body=broken, headers={"Content-Encoding": "gzip"}))
+    result = run(make_spec(server, "/export"), tmp_path)
+    assert result.status == "failed"
+    assert "broken compression" in result.message
+    assert archived_files(tmp_path) == []

@@ -240,15 +240,14 @@ def _read_plan_file(
     outcome.rows_accepted = plan.rows.height
     outcome.rows_rejected = len(plan.issues)
     if plan.issues:
-        outcome.rejection_reasons = rejection_reasons(
-            pl.DataFrame(plan.issues, schema=list(ISSUE_SCHEMA.items()), orient="row")
-        )
+        issues = pl.DataFrame(plan.issues, schema=list(ISSUE_SCHEMA.items()), orient="row")
+        outcome.rejection_reasons = rejection_reasons(issues)
         warehouse.record_rejected_rows(
             con,
             run_id=run_id,
             batch_id=f"config:{sha[:16]}",
             source_file=path.name,
-            rows=pl.DataFrame(plan.issues, schema=list(ISSUE_SCHEMA.items()), orient="row"),
+            rows=issues,
         )
     return plan.rows
 

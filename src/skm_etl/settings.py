@@ -198,7 +198,7 @@ def _build(raw: dict[str, Any], path: Path, *, secrets: bool = True) -> Settings
             f"{path.name}: method.counting must be one of {', '.join(COUNTING_RULES)}, got {counting!r}"
         )
     scale = method.get("scale", 6)
-    if not isinstance(scale, int) or isinstance(scale, bool) or not 2 <= scale <= 10:
+    if not _whole(scale) or not 2 <= scale <= 10:
         raise ConfigError(
             f"{path.name}: method.scale must be a whole number from 2 to 10, got {scale!r}"
         )

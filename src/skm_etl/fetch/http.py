@@ -557,15 +557,8 @@ def _download(
     except httpx.RemoteProtocolError:
         # Count what arrived on the wire: the decoder may still hold part of it.
         raise _cut_off(spec, response.num_bytes_downloaded, declared) from None
-    except zlib.error:
-        raise _Failed(
-            _say(
-                spec,
-                "isi dari server tidak dapat didekode (kompresi rusak); coba unduh manual",
-                "the server's body could not be decoded (broken compression); try a manual "
-                "download",
-            )
-        ) from None
+    except zlib.error as exc:  # reported as httpx's own decoding failures are
+        raise httpx.DecodingError(str(exc)) from None
     # h11 already refuses a short body; this also covers transports that do not.
     if declared is not None and response.num_bytes_downloaded != declared:
         raise _cut_off(spec, response.num_bytes_downloaded, declared)

@@ -247,7 +247,8 @@ def _role(column: Column) -> str | None:
 def _map_columns(sheet: Sheet, header_index: int, ref: Reference, name: str) -> Mapping:
     """Assign each title to a role or a questionnaire item; reject what is missing or ambiguous."""
     columns = _columns(sheet, header_index)
-    if not any(_role(column) == "submitted_at" for column in columns):
+    roles = [_role(column) for column in columns]
+    if "submitted_at" not in roles:
         # Without a Timestamp title the row may be a response (the title row deleted, say):
         # no message quotes its cells, a respondent's name or suggestion among them.
         raise file_error(
@@ -261,8 +262,7 @@ def _map_columns(sheet: Sheet, header_index: int, ref: Reference, name: str) -> 
         )
     mapping = Mapping()
     questions: list[Column] = []
-    for column in columns:
-        role = _role(column)
+    for column, role in zip(columns, roles, strict=True):
         if role is None:
             questions.append(column)
         elif role in mapping.roles:
