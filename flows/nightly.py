@@ -21,6 +21,9 @@ from skm_etl.publish.served import PublishError
 from skm_etl.settings import ConfigError, Settings, SourceConfig, load_settings
 
 FLOW_NAME = "skm-etl-nightly"
+# the log lines around the marts' build (operators and the fault tests read them)
+DBT_STARTED = "dbt build started"
+DBT_FINISHED = "dbt build finished"
 
 pipeline.quiet_expected_tracebacks()
 
@@ -57,7 +60,13 @@ def process_files_task(
 
 @task(name="dbt-build", cache_policy=NO_CACHE)
 def build_task(settings: Settings) -> str:
-    return pipeline.build_marts(settings)
+    # dbt's console shows its warnings and errors only; these two lines say where the
+    # build is, and its log file keeps dbt's line per model and test
+    logger = get_run_logger()
+    logger.info("%s; dbt log: %s", DBT_STARTED, pipeline.dbt_log_path(settings))
+    built = pipeline.build_marts(settings)
+    logger.info("%s: %s", DBT_FINISHED, built)
+    return built
 
 
 @task(name="publish", cache_policy=NO_CACHE)

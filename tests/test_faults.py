@@ -43,6 +43,7 @@ import httpx
 import pytest
 
 import hostile as h
+from flows.nightly import DBT_FINISHED, DBT_STARTED
 from skm_etl import failpoints, pipeline
 from skm_etl.load.warehouse import file_sha256, new_id
 from skm_etl.publish.served import PublishError, publish
@@ -59,10 +60,9 @@ LANE_B = ("mid-publish", "after-publish", "clean-b")
 FAILPOINTS = failpoints.POINTS
 KILLED = -signal.SIGKILL
 SMALL_DISK_MB = 160
-# The full-disk run gets its disk filled the moment dbt starts (its first output line),
+# The full-disk run gets its disk filled the moment dbt starts (the flow's line before it),
 # to this much room: far less than dbt's artifacts and the rebuilt marts need.
 FREE_DURING_THE_BUILD = 256 * 1024
-DBT_STARTED = "Running with dbt="
 RUN_TIMEOUT_S = 400
 
 
@@ -406,7 +406,7 @@ def test_a_run_killed_at_the_point_dies_there(lanes: dict[str, Step], point: str
     assert step.returncode == KILLED, f"{point}: exit {step.returncode}\n{step.output[-3000:]}"
     assert step.after.last_run[0] != step.before.last_run[0], "the run had started"
     if point == "mid-dbt":
-        assert "Running with dbt" in step.output and "Done. PASS" not in step.output, (
+        assert DBT_STARTED in step.output and DBT_FINISHED not in step.output, (
             "killed inside dbt build"
         )
 

@@ -80,3 +80,8 @@ def test_the_quick_start_prints_the_unit_results_shown_in_the_readme(tmp_path: P
     ]
     assert (sample / "warehouse" / "skm.duckdb").is_file()
     assert "Traceback" not in done.stdout + done.stderr
+    # dbt's line per node goes to its log file, not between the operator and the summary
+    assert "OK created" not in done.stdout + done.stderr
+    assert done.stdout.startswith("skm-etl run ")
+    dbt_log = sample / "warehouse" / ".skm-etl" / "dbt_target" / "logs" / "dbt.log"
+    assert "OK created" in dbt_log.read_text(encoding="utf-8")

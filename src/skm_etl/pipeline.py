@@ -1024,6 +1024,11 @@ def build_marts(settings: Settings) -> str:
     return plan.describe()
 
 
+def dbt_log_path(settings: Settings) -> Path:
+    """dbt's log file: its line per model and test (the console gets warnings and errors)."""
+    return settings.work_dir / "dbt_target" / "logs" / "dbt.log"
+
+
 def _dbt_vars(settings: Settings) -> dict[str, str]:
     return {"counting": settings.counting}
 

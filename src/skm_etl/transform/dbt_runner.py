@@ -111,6 +111,12 @@ def run_dbt(
         str(project_dir),
         "--profiles-dir",
         str(project_dir),
+        # the console gets dbt's warnings and errors, not a line per node (~400 a build):
+        # the run summary says what was built; the log file under target_path keeps it all
+        "--log-level",
+        "warn",
+        "--log-level-file",
+        "info",
     ]
     if vars:
         args += ["--vars", json.dumps(vars)]
