@@ -25,6 +25,7 @@ def responses(n: int, *, timed: bool = True, year: int = 2025, **overrides: list
             dt.datetime(year, 4, 1, 8) + dt.timedelta(hours=i) if timed else None for i in range(n)
         ],
         "respondent_age": [20 + i % 40 for i in range(n)],
+        "respondent_age_group": [None] * n,
         "respondent_sex": [("Laki-laki", "Perempuan")[i % 2] for i in range(n)],
         "respondent_education": ["D4/S1"] * n,
         "respondent_occupation": ["Wiraswasta"] * n,

@@ -524,6 +524,42 @@ def test_a_us_sheet_read_day_first_at_first_is_not_loaded_twice_once_proven_mont
     assert times == expected
 
 
+def test_a_corrected_unit_is_named_at_the_next_run_and_a_rebuild_moves_the_responses(
+    make_deployment, tmp_path: Path
+) -> None:
+    # the source declared under the wrong unit: the export's responses are stored there
+    wrong, right = "Loka POM di Kota Salah", UNIT
+    config = make_deployment(forms=[(CSV, wrong, YEAR)])
+    summary, stored = _night(config)
+    assert (stored, summary.files[0].unit_name) == (9, wrong)
+
+    # corrected in the config: the unchanged export is skipped, and the run says what to do
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(f'unit: "{wrong}"', f'unit: "{right}"'),
+        encoding="utf-8",
+    )
+    summary, stored = _night(config)
+    [outcome] = summary.files
+    assert outcome.status == "skipped" and stored == 9
+    [warning] = outcome.warnings
+    assert f"loaded as {wrong} {YEAR}, but the config now declares {right} {YEAR}" in warning
+    assert f'skm-etl rebuild --config FILE --unit "{wrong}" --year {YEAR}' in warning
+    assert warning in summary.render()
+
+    # the rebuild it names reads the archived export again under the declared unit
+    settings = load_settings(config)
+    replayed = pipeline.replay_sources(settings, year=YEAR, unit=wrong)
+    run_id = warehouse.new_id()
+    prepared = pipeline.prepare(settings, run_id)
+    [reloaded] = pipeline.process_files(settings, prepared, replayed, run_id)
+    assert (reloaded.status, reloaded.unit_name, reloaded.rows_new) == ("loaded", right, 9)
+    with duckdb.connect(str(settings.store), read_only=True) as con:
+        units = con.execute("select unit_name, count(*) from raw.responses group by 1").fetchall()
+    assert units == [(right, 9)]
+    summary, stored = _night(config)  # and nothing more to say
+    assert (summary.files[0].status, summary.files[0].warnings, stored) == ("skipped", [], 9)
+
+
 def test_a_configured_date_order_is_read_without_guessing(tmp_path: Path, ref) -> None:
     path = write_csv(tmp_path, _us_export(8))
     guessed = read_google_forms(path, ref, unit_name=UNIT, survey_year=YEAR)

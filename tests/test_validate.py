@@ -42,6 +42,7 @@ def valid_frame(rows: int = 4, *, scale: int = 6) -> pl.DataFrame:
         "layanan_name": [f"Layanan {i % 3 + 1}" for i in range(rows)],
         "submitted_at": [datetime(YEAR, 4, 1, 8, 0) for _ in range(rows)],
         "respondent_age": (index % 60 + 17),
+        "respondent_age_group": [None] * rows,
         "respondent_sex": [("Laki-laki", "Perempuan")[i % 2] for i in range(rows)],
         "respondent_education": ["D4/S1"] * rows,
         "respondent_occupation": ["Wiraswasta"] * rows,

@@ -82,15 +82,23 @@ class SourceFile:
 
     @classmethod
     def declared(
-        cls, source: SourceConfig, path: Path, origin: str, name: str | None = None
+        cls,
+        source: SourceConfig,
+        path: Path,
+        origin: str,
+        name: str | None = None,
+        *,
+        unit: str | None = None,
+        year: int | None = None,
     ) -> SourceFile:
-        """The file of a source the config declares, with what the config says of it."""
+        """The file of a source the config declares, with what the config says of it
+        (`unit` and `year` stand in for what it leaves out)."""
         return cls(
             path,
             source.kind,
             origin,
-            source.unit,
-            source.year,
+            source.unit or unit,
+            source.year or year,
             name=name,
             day_first=source.day_first,
         )
@@ -286,6 +294,7 @@ def process_files(
     try:
         loaded = warehouse.loaded_file_hashes(con)
         known = frozenset(loaded)  # the threads skip these without reading them
+        stored_as = warehouse.loaded_file_scopes(con)
         scopes = warehouse.StoredScopes(con)
 
         def read(batch: list[SourceFile]) -> list[_Read]:
@@ -294,8 +303,13 @@ def process_files(
         # bytes a thread will read: none for a file known loaded from its cached hash
         sizes = [0 if hashes.cached(s.path) in known else _size(s) for s in sources]
         for source, future, index in _read_ahead(pool, sources, read, sizes):
-            staged = _stage(con, source, _await_read(future)[index], run_id, loaded)
+            done = _await_read(future)[index]
+            staged = _stage(con, source, done, run_id, loaded)
             if isinstance(staged, FileOutcome):
+                if staged.status == "skipped" and (
+                    moved := _declared_since(prepared, source, stored_as.get(done.sha))
+                ):
+                    staged.warnings.append(moved)
                 outcomes.append(staged)
                 continue
             outcomes.append(staged.outcome)
@@ -691,6 +705,34 @@ def _stage(
         return _reject(con, outcome, run_id, source, sha, swapped)
     loaded.add(sha)
     return _Staged(source, outcome, read)
+
+
+def _declared_since(
+    prepared: Prepared, source: SourceFile, stored: tuple[str, str, int] | None
+) -> str | None:
+    """What to do when a file loaded before is now declared with another unit or year.
+
+    A source's `unit:` or `year:` corrected in the config does not move the responses its
+    unchanged export brought: the file is skipped as loaded. `skm-etl rebuild` of the unit
+    and year they are stored under reads the archived export again as the config now says.
+    """
+    if stored is None or source.kind != "google_forms":
+        return None  # a tabulation names its unit and year itself
+    code, name, year = stored
+    try:
+        declared = prepared.resolver.resolve(source.unit) if source.unit else None
+    except UnitError:
+        return None  # an unknown unit: the next export of the source says so
+    unit_moved = declared is not None and declared.code != code
+    year_moved = source.year is not None and source.year != year
+    if not (unit_moved or year_moved):
+        return None
+    now = f"{declared.name if declared else name} {source.year or year}"
+    return (
+        f"dimuat sebagai {name} {year}, tetapi konfigurasi kini menyatakan {now} / loaded as "
+        f"{name} {year}, but the config now declares {now}: jalankan / run skm-etl rebuild "
+        f'--config FILE --unit "{name}" --year {year} to store its responses as the config says'
+    )
 
 
 def _stored_swapped(con, source: SourceFile, read: _Read) -> str | None:
@@ -1300,7 +1342,8 @@ def plan_replay(settings: Settings, *, year: int | None, unit: str | None) -> Re
     try:
         batches = con.execute(
             """
-            select distinct source_sha256, source_kind, source_file, unit_name, survey_year
+            select distinct source_sha256, source_kind, source_file, unit_name, survey_year,
+                source_path
             from ops.load_batches
             -- 'replayed' too: a replay that died half way can be run again
             where status in ('loaded', 'replayed')
@@ -1322,7 +1365,7 @@ def plan_replay(settings: Settings, *, year: int | None, unit: str | None) -> Re
         con.close()
     sources: list[SourceFile] = []
     missing: list[str] = []
-    for loaded_sha, kind, source_file, unit_name, survey_year in batches:
+    for loaded_sha, kind, source_file, unit_name, survey_year, source_path in batches:
         sha = erased.get(loaded_sha, loaded_sha)  # blanked by an erasure since its load
         found = sorted((settings.archive_dir / kind / sha[:2]).glob(f"{sha}.*"))
         found = [p for p in found if p.suffix.lower() in READABLE_SUFFIXES]
@@ -1330,6 +1373,19 @@ def plan_replay(settings: Settings, *, year: int | None, unit: str | None) -> Re
             missing.append(f"{source_file} ({sha[:12]}…)")
             continue
         declared = kind == "google_forms"
+        if declared and (source := _source_of(settings, source_file, source_path)) is not None:
+            # the export's source as the config now declares it: a corrected unit or year
+            sources.append(
+                SourceFile.declared(
+                    source,
+                    found[0],
+                    "archive",
+                    name=source_file,
+                    unit=source.unit or unit_name,
+                    year=source.year or survey_year,
+                )
+            )
+            continue
         sources.append(
             SourceFile(
                 found[0],
@@ -1347,6 +1403,24 @@ def plan_replay(settings: Settings, *, year: int | None, unit: str | None) -> Re
             + ", ".join(missing)
         )
     return ReplayPlan(sources, [b[0] for b in batches])
+
+
+def _source_of(
+    settings: Settings, source_file: str, source_path: str | None
+) -> SourceConfig | None:
+    """The configured Google Forms source a loaded export came from, if it is still there.
+
+    A `path:` source by its path; a `url:` source by the name its fetched file is given.
+    """
+    for source in settings.sources:
+        if source.kind != "google_forms":
+            continue
+        if source.path is not None and source_path is not None:
+            if Path(source_path) == source.path:
+                return source
+        elif source.url is not None and Path(source_file).stem == source.name:
+            return source
+    return None
 
 
 def replay_sources(settings: Settings, *, year: int | None, unit: str | None) -> list[SourceFile]:

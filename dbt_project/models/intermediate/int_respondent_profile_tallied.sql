@@ -46,10 +46,11 @@ ages as (
         survey_year,
         unit_code,
         respondent_age,
+        respondent_age_group,
         count(*) as respondents
 
     from responses
-    group by survey_year, unit_code, respondent_age
+    group by survey_year, unit_code, respondent_age, respondent_age_group
 
 ),
 
@@ -92,7 +93,8 @@ answered as (
         ages.survey_year,
         ages.unit_code,
         'age' as characteristic,
-        coalesce(age_groups.category, 'Tidak diisi') as category,
+        -- an age in years falls into its group; an age answered as a group is that group
+        coalesce(age_groups.category, ages.respondent_age_group, 'Tidak diisi') as category,
         ages.respondents
     from ages
     left join age_groups

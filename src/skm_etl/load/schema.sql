@@ -21,6 +21,7 @@ create table if not exists raw.responses (
     layanan_raw varchar,
     submitted_at timestamp,
     respondent_age integer,
+    respondent_age_group varchar,
     respondent_sex varchar,
     respondent_education varchar,
     respondent_occupation varchar,
@@ -47,6 +48,8 @@ create table if not exists raw.responses (
     saran varchar,
     loaded_at timestamp not null
 );
+-- stores made before ages answered as a group were read (SPEC §5's groups, sources/age.py)
+alter table raw.responses add column if not exists respondent_age_group varchar;
 
 -- Personal data (UU 27/2022): never selected by dbt, never exported.
 create table if not exists raw.respondent_personal (

@@ -38,6 +38,7 @@ RESPONSE_COLUMNS = (
     "layanan_raw",
     "submitted_at",
     "respondent_age",
+    "respondent_age_group",
     "respondent_sex",
     "respondent_education",
     "respondent_occupation",
@@ -186,8 +187,14 @@ def add_response_keys(
         )
     if frame.height == 0:
         return frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias("response_key"))
+    # an age answered as a group (no age in years) is written as the group's label, which
+    # no age in years can be: keys of responses with an age in years, or none, are those of
+    # the stores before groups were read
     parts = ", ".join(
-        f"coalesce(cast({c} as varchar), '\u2205')" for c in ("survey_year", *KEY_CONTENT_COLUMNS)
+        "coalesce(cast(respondent_age as varchar), respondent_age_group, '\u2205')"
+        if c == "respondent_age"
+        else f"coalesce(cast({c} as varchar), '\u2205')"
+        for c in ("survey_year", *KEY_CONTENT_COLUMNS)
     )
     batch = frame.select(
         pl.col("load_part") if "load_part" in frame.columns else pl.lit(0).alias("load_part"),
@@ -196,6 +203,7 @@ def add_response_keys(
         "unit_code",
         "survey_year",
         *KEY_CONTENT_COLUMNS,
+        "respondent_age_group",
     )
     content = f"concat_ws('|', source_kind, unit_code, {parts})"
     con = _key_connection().cursor()
@@ -669,6 +677,18 @@ def loaded_file_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
         "select distinct source_sha256 from ops.load_batches where status = 'loaded'"
     ).fetchall()
     return {sha for (sha,) in rows}
+
+
+def loaded_file_scopes(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str, int]]:
+    """The unit code, unit name and survey year each loaded file's responses are stored under."""
+    rows = con.execute(
+        """
+        select source_sha256, any_value(unit_code), any_value(unit_name), any_value(survey_year)
+        from ops.load_batches where status = 'loaded' and unit_code is not null
+        group by source_sha256
+        """
+    ).fetchall()
+    return {sha: (code, name, year) for sha, code, name, year in rows}
 
 
 def finish_run(

@@ -28,6 +28,7 @@ from skm_etl.reference.model import (
     compact_key_expr,
     text_key_expr,
 )
+from skm_etl.sources.age import split_groups
 from skm_etl.sources.constants import (
     AGE_PATTERN,
     DATE_FIRST_FIELDS,
@@ -655,12 +656,21 @@ RESPONDENT_FIELDS: dict[str, Callable[[pl.Series, Reference], Parsed]] = {
 
 
 def respondent_fields(data: pl.DataFrame, reference: Reference) -> dict[str, Parsed]:
-    """Parse the respondent fields that `data` has a column for (named by field)."""
-    return {
+    """Parse the respondent fields that `data` has a column for (named by field).
+
+    An age answered as one of SPEC §5's groups ("26 - 30 tahun") is kept as that group in
+    `respondent_age_group`, with no age in years (`sources/age.py`).
+    """
+    fields = {
         field: parse(data[field], reference)
         for field, parse in RESPONDENT_FIELDS.items()
         if field in data.columns
     }
+    if (years := fields.get("respondent_age")) is not None:
+        reason, group = split_groups(years.raw, years.reason)
+        fields["respondent_age"] = Parsed(value=years.value, raw=years.raw, reason=reason)
+        fields["respondent_age_group"] = Parsed(value=group)
+    return fields
 
 
 def layanan(raw: pl.Series, reference: Reference) -> dict[str, Parsed]:

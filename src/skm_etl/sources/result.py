@@ -20,6 +20,7 @@ RESPONSE_SCHEMA: dict[str, pl.DataType] = {
     "layanan_name": pl.Utf8(),
     "submitted_at": pl.Datetime("us"),
     "respondent_age": pl.Int32(),
+    "respondent_age_group": pl.Utf8(),
     "respondent_sex": pl.Utf8(),
     "respondent_education": pl.Utf8(),
     "respondent_occupation": pl.Utf8(),

@@ -21,6 +21,7 @@ final as (
         trim(layanan_name) as layanan_name,
         submitted_at,
         respondent_age,
+        respondent_age_group,
         respondent_sex,
         respondent_education,
         respondent_occupation,
