@@ -369,3 +369,27 @@ def test_a_failed_insert_raises_its_own_error_and_leaves_no_setting_behind(store
         warehouse.load_batches(store, [item])
     assert store.execute("select current_setting('preserve_insertion_order')").fetchone() == (True,)
     assert load(store, responses(3)) == 3  # the connection goes on
+
+
+def test_a_store_made_before_age_groups_gets_the_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "store.duckdb"
+    con = warehouse.open_store(path)
+    con.execute("alter table raw.responses drop column respondent_age_group")  # as it was
+    con.execute(
+        "insert into raw.responses by name select 'k' as response_key, 'b' as batch_id, "
+        "'sapaapip' as source_kind, 'a.csv' as source_file, 'sha' as source_sha256, "
+        "2 as source_row, 'U' as unit_code, 'Unit' as unit_name, 2025 as survey_year, "
+        "'CDOB' as layanan_code, 'CDOB' as layanan_name, 33 as respondent_age, "
+        "now() as loaded_at"
+    )
+    con.close()
+    con = warehouse.open_store(path)
+    try:
+        assert con.execute(
+            "select response_key, respondent_age, respondent_age_group from raw.responses"
+        ).fetchall() == [("k", 33, None)]
+        assert (
+            load(con, responses(2).with_columns(pl.lit("26–30").alias("respondent_age_group"))) == 2
+        )
+    finally:
+        con.close()
