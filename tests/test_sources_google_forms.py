@@ -622,3 +622,26 @@ def test_a_form_nobody_has_answered_yet_reads_as_no_responses(tmp_path: Path, re
         "belum ada jawaban: forms.csv hanya berisi baris judul / "
         "no responses yet: forms.csv holds its title row only"
     ]
+
+
+def test_a_replayed_export_finds_its_source_by_file_name_or_fetched_name(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "warehouse: warehouse/skm.duckdb\n"
+        "sources:\n"
+        f'  - {{name: contoh, kind: google_forms, unit: "{UNIT}", year: {YEAR}, '
+        "path: forms/contoh.csv}\n"
+        '  - {name: loka-2025, kind: google_forms, unit: "Loka POM di Kota Contoh", '
+        f"year: {YEAR}, url: http://127.0.0.1:9/export.csv}}\n"
+        f'  - {{name: twin-a, kind: google_forms, unit: "{UNIT}", year: 2024, '
+        "path: a/twin.csv}\n"
+        f'  - {{name: twin-b, kind: google_forms, unit: "{UNIT}", year: 2023, '
+        "path: b/twin.csv}\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    assert pipeline._source_of(settings, "contoh.csv").name == "contoh"
+    assert pipeline._source_of(settings, "loka-2025.csv").name == "loka-2025"
+    # two sources of one file name: neither is guessed (the stored unit and year stand)
+    assert pipeline._source_of(settings, "twin.csv") is None
+    assert pipeline._source_of(settings, "other.csv") is None

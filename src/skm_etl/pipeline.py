@@ -1342,8 +1342,7 @@ def plan_replay(settings: Settings, *, year: int | None, unit: str | None) -> Re
     try:
         batches = con.execute(
             """
-            select distinct source_sha256, source_kind, source_file, unit_name, survey_year,
-                source_path
+            select distinct source_sha256, source_kind, source_file, unit_name, survey_year
             from ops.load_batches
             -- 'replayed' too: a replay that died half way can be run again
             where status in ('loaded', 'replayed')
@@ -1365,7 +1364,7 @@ def plan_replay(settings: Settings, *, year: int | None, unit: str | None) -> Re
         con.close()
     sources: list[SourceFile] = []
     missing: list[str] = []
-    for loaded_sha, kind, source_file, unit_name, survey_year, source_path in batches:
+    for loaded_sha, kind, source_file, unit_name, survey_year in batches:
         sha = erased.get(loaded_sha, loaded_sha)  # blanked by an erasure since its load
         found = sorted((settings.archive_dir / kind / sha[:2]).glob(f"{sha}.*"))
         found = [p for p in found if p.suffix.lower() in READABLE_SUFFIXES]
@@ -1373,7 +1372,7 @@ def plan_replay(settings: Settings, *, year: int | None, unit: str | None) -> Re
             missing.append(f"{source_file} ({sha[:12]}…)")
             continue
         declared = kind == "google_forms"
-        if declared and (source := _source_of(settings, source_file, source_path)) is not None:
+        if declared and (source := _source_of(settings, source_file)) is not None:
             # the export's source as the config now declares it: a corrected unit or year
             sources.append(
                 SourceFile.declared(
@@ -1405,22 +1404,22 @@ def plan_replay(settings: Settings, *, year: int | None, unit: str | None) -> Re
     return ReplayPlan(sources, [b[0] for b in batches])
 
 
-def _source_of(
-    settings: Settings, source_file: str, source_path: str | None
-) -> SourceConfig | None:
-    """The configured Google Forms source a loaded export came from, if it is still there.
+def _source_of(settings: Settings, source_file: str) -> SourceConfig | None:
+    """The configured Google Forms source a loaded export came from, if one alone fits.
 
-    A `path:` source by its path; a `url:` source by the name its fetched file is given.
+    By the name its batches keep through replays: a `path:` source's file name, or the
+    name a `url:` source's fetched file is given (the source's name).
     """
-    for source in settings.sources:
-        if source.kind != "google_forms":
-            continue
-        if source.path is not None and source_path is not None:
-            if Path(source_path) == source.path:
-                return source
-        elif source.url is not None and Path(source_file).stem == source.name:
-            return source
-    return None
+    found = [
+        source
+        for source in settings.sources
+        if source.kind == "google_forms"
+        and (
+            (source.path is not None and source.path.name == source_file)
+            or (source.url is not None and Path(source_file).stem == source.name)
+        )
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 def replay_sources(settings: Settings, *, year: int | None, unit: str | None) -> list[SourceFile]:
