@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from phases import run_in_process
 from skm_etl import pipeline
 from skm_etl.load import warehouse
 from skm_etl.reference import load_reference
@@ -153,17 +154,7 @@ def test_a_night_with_ages_answered_as_groups_counts_them_in_the_profile(tmp_pat
         encoding="utf-8",
     )
     settings = load_settings(config)
-    summary = pipeline.RunSummary(run_id=warehouse.new_id(), started_at=dt.datetime.now())
-    pipeline.record_run(settings, summary, status="running")
-    prepared = pipeline.prepare(settings, summary.run_id)
-    summary.files.extend(
-        pipeline.process_files(settings, prepared, pipeline.discover(settings), summary.run_id)
-    )
-    pipeline.build_marts(settings)
-    pipeline.read_back(settings, summary)
-    summary.published = True
-    pipeline.record_run(settings, summary, status="published")
-    pipeline.publish_served(settings, summary.run_id)
+    summary = run_in_process(config)
     assert summary.exit_code == pipeline.EXIT_REJECTIONS  # the range across two groups
 
     with duckdb.connect(str(settings.store), read_only=True) as store:

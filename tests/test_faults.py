@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import datetime as dt
 import json
 import os
 import shutil
@@ -44,10 +43,10 @@ import pytest
 
 import hostile as h
 from flows.nightly import DBT_FINISHED, DBT_STARTED
+from phases import run_in_process
 from skm_etl import failpoints, pipeline
-from skm_etl.load.warehouse import file_sha256, new_id
+from skm_etl.load.warehouse import file_sha256
 from skm_etl.publish.served import PublishError, publish
-from skm_etl.settings import load_settings
 
 pytestmark = pytest.mark.slow
 
@@ -209,18 +208,7 @@ def _add_export(config: Path, unit_number: int) -> Path:
 
 def _run_in_process(config: Path) -> None:
     """The nightly job's phases, called as the flow calls them (the lanes' first run)."""
-    settings = load_settings(config)
-    summary = pipeline.RunSummary(run_id=new_id(), started_at=dt.datetime.now())
-    pipeline.record_run(settings, summary, status="running")
-    prepared = pipeline.prepare(settings, summary.run_id)
-    summary.files.extend(
-        pipeline.process_files(settings, prepared, pipeline.discover(settings), summary.run_id)
-    )
-    pipeline.build_marts(settings)
-    pipeline.read_back(settings, summary)
-    summary.published = True
-    pipeline.record_run(settings, summary, status="published")
-    pipeline.publish_served(settings, summary.run_id)
+    summary = run_in_process(config)
     assert summary.exit_code == pipeline.EXIT_OK, summary.render()
 
 
