@@ -59,6 +59,9 @@ READ_BATCH_BYTES = 8 * 2**20
 READ_BATCH_FILES = 64
 READ_AHEAD_BYTES = 64 * 2**20
 
+# dbt's target/ and logs/ under work_dir (partial parse state, run results, dbt.log)
+DBT_TARGET = "dbt_target"
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REJECTIONS = 2
@@ -292,9 +295,9 @@ def process_files(
     group_rows = 0
     pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="skm-read")
     try:
-        loaded = warehouse.loaded_file_hashes(con)
+        stored_as = warehouse.loaded_file_scopes(con)  # sha256 -> where its rows are stored
+        loaded = set(stored_as)
         known = frozenset(loaded)  # the threads skip these without reading them
-        stored_as = warehouse.loaded_file_scopes(con)
         scopes = warehouse.StoredScopes(con)
 
         def read(batch: list[SourceFile]) -> list[_Read]:
@@ -708,7 +711,7 @@ def _stage(
 
 
 def _declared_since(
-    prepared: Prepared, source: SourceFile, stored: tuple[str, str, int] | None
+    prepared: Prepared, source: SourceFile, stored: tuple[str | None, str | None, int | None] | None
 ) -> str | None:
     """What to do when a file loaded before is now declared with another unit or year.
 
@@ -719,6 +722,8 @@ def _declared_since(
     if stored is None or source.kind != "google_forms":
         return None  # a tabulation names its unit and year itself
     code, name, year = stored
+    if code is None:
+        return None
     try:
         declared = prepared.resolver.resolve(source.unit) if source.unit else None
     except UnitError:
@@ -1053,7 +1058,7 @@ def build_marts(settings: Settings) -> str:
     plan, result = increments.build(
         settings.store,
         vars=_dbt_vars(settings),
-        target_path=settings.work_dir / "dbt_target",
+        target_path=settings.work_dir / DBT_TARGET,
         project_dir=settings.dbt_project_dir,
         # dbt unit tests check the method's SQL, not the night's data: CI runs them
         # (tests/test_dbt_models.py); the nightly build runs models and data tests.
@@ -1068,7 +1073,7 @@ def build_marts(settings: Settings) -> str:
 
 def dbt_log_path(settings: Settings) -> Path:
     """dbt's log file: its line per model and test (the console gets warnings and errors)."""
-    return settings.work_dir / "dbt_target" / "logs" / "dbt.log"
+    return settings.work_dir / DBT_TARGET / "logs" / "dbt.log"
 
 
 def _dbt_vars(settings: Settings) -> dict[str, str]:
@@ -1380,8 +1385,8 @@ def plan_replay(settings: Settings, *, year: int | None, unit: str | None) -> Re
                     found[0],
                     "archive",
                     name=source_file,
-                    unit=source.unit or unit_name,
-                    year=source.year or survey_year,
+                    unit=unit_name,
+                    year=survey_year,
                 )
             )
             continue

@@ -673,18 +673,18 @@ def start_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 def loaded_file_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
     """The sha256 of every file loaded so far (one query for a whole inbox)."""
-    rows = con.execute(
-        "select distinct source_sha256 from ops.load_batches where status = 'loaded'"
-    ).fetchall()
-    return {sha for (sha,) in rows}
+    return set(loaded_file_scopes(con))
 
 
-def loaded_file_scopes(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str, int]]:
-    """The unit code, unit name and survey year each loaded file's responses are stored under."""
+def loaded_file_scopes(
+    con: duckdb.DuckDBPyConnection,
+) -> dict[str, tuple[str | None, str | None, int | None]]:
+    """Each loaded file's sha256, with the unit code, unit name and survey year its
+    responses are stored under (one query for a whole inbox)."""
     rows = con.execute(
         """
         select source_sha256, any_value(unit_code), any_value(unit_name), any_value(survey_year)
-        from ops.load_batches where status = 'loaded' and unit_code is not null
+        from ops.load_batches where status = 'loaded'
         group by source_sha256
         """
     ).fetchall()

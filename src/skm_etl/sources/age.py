@@ -9,8 +9,7 @@ with no age in years: nothing here invents an age. A range that fits no single g
 from __future__ import annotations
 
 import re
-
-import polars as pl
+from collections.abc import Callable
 
 from skm_etl.sources.constants import REASON_AGE
 
@@ -37,7 +36,7 @@ _N = r"(\d{1,3})"
 _UPTO = r"(?:s\.?\s*/?\s*d\.?|sampai(?:\s+dengan)?|hingga)"
 _TO = rf"(?:-|{_UPTO}|to)"
 # each form, and how it gives (first, last) from its number(s)
-_FORMS: tuple[tuple[re.Pattern[str], object], ...] = (
+_FORMS: tuple[tuple[re.Pattern[str], Callable[..., tuple[int, int]]], ...] = (
     (re.compile(rf"^{_N}\s*{_TO}\s*{_N}$"), lambda a, b: (a, b)),
     (re.compile(rf"^(?:≤|<=|=<|maks(?:imal)?\.?|max\.?|{_UPTO})\s*{_N}$"), lambda n: (0, n)),
     (re.compile(rf"^(?:<|kurang\s+dari|di\s*bawah)\s*{_N}$"), lambda n: (0, n - 1)),
@@ -74,23 +73,3 @@ def age_group(text: str) -> tuple[str | None, str]:
         if low <= first and last <= high:
             return label, ""
     return None, REASON_AGE_RANGE
-
-
-def split_groups(raw: pl.Series, reason: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """From the age read as a number (its cells and reasons): the reasons left once the
-    groups are read, and the groups.
-
-    Only the cells the number reading gave a reason for are looked at (a few rows), so an
-    export of ages in years pays one null count.
-    """
-    group = pl.Series("respondent_age_group", [None], dtype=pl.Utf8).new_from_index(0, raw.len())
-    if reason.null_count() == reason.len():
-        return reason, group
-    positions = reason.is_not_null().arg_true()
-    found = [age_group(text) for text in raw.cast(pl.Utf8).gather(positions).to_list()]
-    labels = pl.Series([label for label, _ in found], dtype=pl.Utf8)
-    reasons = pl.Series([why or None for _, why in found], dtype=pl.Utf8)
-    return (
-        reason.cast(pl.Utf8).scatter(positions, reasons),
-        group.scatter(positions, labels),
-    )

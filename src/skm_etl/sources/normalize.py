@@ -28,7 +28,7 @@ from skm_etl.reference.model import (
     compact_key_expr,
     text_key_expr,
 )
-from skm_etl.sources.age import split_groups
+from skm_etl.sources.age import age_group
 from skm_etl.sources.constants import (
     AGE_PATTERN,
     DATE_FIRST_FIELDS,
@@ -396,14 +396,32 @@ def _read_number(
     return Parsed(value=parsed["value"].rename(raw.name), raw=raw, reason=parsed["literal"])
 
 
-def age(raw: pl.Series) -> Parsed:
-    """Read age in years ("25", "25.0", "25 tahun"); validation judges plausibility."""
-    return _read_number(
+def age(raw: pl.Series) -> dict[str, Parsed]:
+    """Read age in years ("25", "25.0", "25 tahun"); validation judges plausibility.
+
+    An age answered as one of SPEC §5's groups ("26 - 30 tahun", `sources/age.py`) is kept
+    as that group in `respondent_age_group`, with no age in years. Only the cells the
+    number reading rejects are looked at (a few rows).
+    """
+    years = _read_number(
         raw,
         lambda e: e.str.to_lowercase().str.extract(AGE_PATTERN, 1).cast(pl.Int32, strict=False),
         pl.Int32(),
         REASON_AGE,
     )
+    group = constant(None, raw.len(), pl.Utf8()).rename("respondent_age_group")
+    reason = years.reason
+    if reason.null_count() < reason.len():
+        positions = reason.is_not_null().arg_true()
+        found = [age_group(text) for text in raw.cast(pl.Utf8).gather(positions).to_list()]
+        reason = reason.cast(pl.Utf8).scatter(
+            positions, pl.Series([why or None for _, why in found], dtype=pl.Utf8)
+        )
+        group = group.scatter(positions, pl.Series([label for label, _ in found], dtype=pl.Utf8))
+    return {
+        "respondent_age": Parsed(value=years.value, raw=raw, reason=reason),
+        "respondent_age_group": Parsed(value=group),
+    }
 
 
 def percent(raw: pl.Series) -> Parsed:
@@ -644,8 +662,9 @@ def _unrecognised_warning(
 
 
 # The respondent's fields and how each is read, in the order both readers report them
-# (a row's issues come out in field order).
-RESPONDENT_FIELDS: dict[str, Callable[[pl.Series, Reference], Parsed]] = {
+# (a row's issues come out in field order). A reading may give more than its own field
+# (the age: also the age group), as a dict of them.
+RESPONDENT_FIELDS: dict[str, Callable[[pl.Series, Reference], Parsed | dict[str, Parsed]]] = {
     "respondent_age": lambda raw, _: age(raw),
     "respondent_sex": lambda raw, ref: demographic(raw, ref, SEX),
     "respondent_education": lambda raw, ref: demographic(raw, ref, EDUCATION),
@@ -656,20 +675,12 @@ RESPONDENT_FIELDS: dict[str, Callable[[pl.Series, Reference], Parsed]] = {
 
 
 def respondent_fields(data: pl.DataFrame, reference: Reference) -> dict[str, Parsed]:
-    """Parse the respondent fields that `data` has a column for (named by field).
-
-    An age answered as one of SPEC §5's groups ("26 - 30 tahun") is kept as that group in
-    `respondent_age_group`, with no age in years (`sources/age.py`).
-    """
-    fields = {
-        field: parse(data[field], reference)
-        for field, parse in RESPONDENT_FIELDS.items()
-        if field in data.columns
-    }
-    if (years := fields.get("respondent_age")) is not None:
-        reason, group = split_groups(years.raw, years.reason)
-        fields["respondent_age"] = Parsed(value=years.value, raw=years.raw, reason=reason)
-        fields["respondent_age_group"] = Parsed(value=group)
+    """Parse the respondent fields that `data` has a column for (named by field)."""
+    fields: dict[str, Parsed] = {}
+    for field, parse in RESPONDENT_FIELDS.items():
+        if field in data.columns:
+            parsed = parse(data[field], reference)
+            fields.update(parsed if isinstance(parsed, dict) else {field: parsed})
     return fields
 
 
