@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from skm_etl import pipeline
+from skm_etl import failpoints, pipeline
 from skm_etl.load.warehouse import new_id
 from skm_etl.settings import load_settings
 
 
 def run_in_process(config: Path) -> pipeline.RunSummary:
-    """Prepare, load every file, build the marts and publish; the run's summary."""
+    """Prepare, load every file, build the marts and publish; the run's summary.
+
+    SKM_ETL_FAILPOINT=after-load kills the process where the flow's run would die there.
+    """
     settings = load_settings(config)
     summary = pipeline.RunSummary(run_id=new_id(), started_at=dt.datetime.now())
     pipeline.record_run(settings, summary, status="running")
@@ -19,6 +22,7 @@ def run_in_process(config: Path) -> pipeline.RunSummary:
     summary.files.extend(
         pipeline.process_files(settings, prepared, pipeline.discover(settings), summary.run_id)
     )
+    failpoints.hit(settings.failpoint, "after-load")
     pipeline.build_marts(settings)
     pipeline.read_back(settings, summary)
     summary.published = True

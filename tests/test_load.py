@@ -177,12 +177,17 @@ def test_keys_of_several_files_at_once_equal_those_file_by_file() -> None:
 
 
 def _item(
-    frame: pl.DataFrame, sha: str, *, name: str | None = None, rejected_rows: list[int] = ()
+    frame: pl.DataFrame,
+    sha: str,
+    *,
+    name: str | None = None,
+    rejected_rows: list[int] = (),
+    run_id: str = "run",
 ) -> warehouse.LoadItem:
     frame = keyed(frame)
     record = warehouse.BatchRecord(
         batch_id=warehouse.new_id(),
-        run_id="run",
+        run_id=run_id,
         source_file=name or f"{sha}.csv",
         source_path=None,
         source_sha256=sha,
@@ -284,6 +289,42 @@ def test_a_run_left_running_is_marked_abandoned_when_the_next_one_starts(store) 
         ("next", "running"),
     ]
     assert " / the run stopped without finishing" in rows[0][2]
+
+
+def test_interrupted_loads_are_the_batches_of_runs_killed_since_the_last_published_one(
+    store,
+) -> None:
+    rows = responses(12)
+
+    def killed_run(run_id: str, sha: str, rejected_rows: list[int], part: int) -> None:
+        warehouse.start_run(store, run_id)
+        frame = rows.slice(4 * part, 4)
+        warehouse.load_batches(
+            store, [_item(frame, sha, rejected_rows=rejected_rows, run_id=run_id)]
+        )
+
+    killed_run("reported", "sha-1", [2], 0)
+    warehouse.start_run(store, "published")
+    warehouse.finish_run(
+        store,
+        "published",
+        status="published",
+        exit_code=2,
+        files_seen=0,
+        files_loaded=0,
+        files_rejected=0,
+        rows_accepted=0,
+        rows_rejected=0,
+        message=None,
+    )
+    killed_run("killed", "sha-2", [7, 7, 9], 1)
+    killed_run("replayed", "sha-3", [11], 2)
+    store.execute("update ops.load_batches set status = 'replayed' where run_id = 'replayed'")
+    warehouse.start_run(store, "now")
+    [load] = warehouse.interrupted_loads(store)
+    assert (load.run_id, load.source_file, load.rows_rejected) == ("killed", "sha-2.csv", 2)
+    assert (load.rows_read, load.rows_accepted, load.rows_new) == (4, 4, 4)
+    assert load.reasons == [("q1", "di luar skala / out of scale", 3)]
 
 
 def test_the_loaded_file_hashes_are_those_of_loaded_batches(store) -> None:

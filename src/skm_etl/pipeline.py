@@ -120,6 +120,8 @@ class FileOutcome:
     rows_new: int = 0
     message: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # status "carried": the run, killed before it published, that loaded the file
+    loaded_by: str | None = None
     # why rows were rejected, the commonest first: (column, reason, rejected cells)
     rejection_reasons: list[tuple[str | None, str, int]] = field(default_factory=list)
     # what the run's Data Docs page shows of this file (a skm_etl.validate.BatchReport)
@@ -936,6 +938,9 @@ class RunSummary:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     unit_results: list[tuple] = field(default_factory=list)
+    # files loaded by runs killed since the last published run (status "carried"): this
+    # run is the first to report them, their rejected rows among its own (`read_back`)
+    carried: list[FileOutcome] = field(default_factory=list)
 
     @property
     def rows_accepted(self) -> int:
@@ -950,6 +955,22 @@ class RunSummary:
         return sum(f.status == "rejected" for f in self.files)
 
     @property
+    def carried_rows_rejected(self) -> int:
+        return sum(f.rows_rejected for f in self.carried)
+
+    @property
+    def carried_note(self) -> str | None:
+        """ops.runs' message of a run that reports what killed runs loaded with rejections."""
+        if not self.carried_rows_rejected:
+            return None
+        runs = ", ".join(dict.fromkeys(f.loaded_by for f in self.carried if f.loaded_by))
+        return (
+            f"melaporkan {self.carried_rows_rejected} baris yang ditolak oleh run yang terhenti "
+            f"/ reports {self.carried_rows_rejected} row(s) rejected by interrupted run(s) "
+            f"{runs}: see ops.rejected_rows"
+        )
+
+    @property
     def error_shown(self) -> str | None:
         """The error as it may leave the raw layer: a message may quote a file's cells."""
         return None if self.error is None else masked(self.error)
@@ -959,7 +980,7 @@ class RunSummary:
         """SPEC §8: 0 all accepted, 2 published with rejections, 1 failed and published nothing."""
         if self.error is not None or not self.published:
             return EXIT_FAILED
-        if self.files_rejected or self.rows_rejected:
+        if self.files_rejected or self.rows_rejected or self.carried_rows_rejected:
             return EXIT_REJECTIONS
         return EXIT_OK
 
@@ -983,11 +1004,11 @@ class RunSummary:
         """The printed run summary: a reason for every rejection, no personal data."""
         lines = [f"skm-etl run {self.run_id}"]
         lines += [f"  fetch  {line}" for line in self.fetches]
-        for f in self.files:
+        for f in [*self.carried, *self.files]:
             where = f" [{_shown(f.unit_name)} {f.survey_year}]" if f.unit_name else ""
             counts = (
                 f" read {f.rows_read}, accepted {f.rows_accepted}, rejected {f.rows_rejected}, new {f.rows_new}"
-                if f.status == "loaded"
+                if f.status in ("loaded", "carried")
                 else ""
             )
             lines.append(f"  {f.status:<8} {_shown(f.source_file)}{where}{counts}")
@@ -997,11 +1018,18 @@ class RunSummary:
             lines += self._reason_lines(f)
         waiting = sum(f.status == "deferred" for f in self.files)
         deferred = f", {waiting} deferred to the next run" if waiting else ""
+        carried = (
+            f"; carried from interrupted runs: {len(self.carried)} file(s), "
+            f"{self.carried_rows_rejected} row(s) rejected"
+            if self.carried
+            else ""
+        )
         lines.append(
             f"files: {len(self.files)} ({sum(f.status == 'loaded' for f in self.files)} loaded, "
             f"{sum(f.status == 'skipped' for f in self.files)} unchanged, {self.files_rejected} rejected"
             f"{deferred}); "
             f"rows accepted {self.rows_accepted}, rejected {self.rows_rejected}; units built {self.units_built}"
+            f"{carried}"
         )
         if self.marts_build:
             lines.append(f"marts: {self.marts_build}")
@@ -1020,7 +1048,7 @@ class RunSummary:
             lines.append(
                 "nothing was published; the previous served file stays / tidak ada yang diterbitkan"
             )
-        elif self.rows_rejected or self.files_rejected:
+        elif self.rows_rejected or self.files_rejected or self.carried_rows_rejected:
             lines.append(
                 "rejections are listed in ops.rejected_rows and ops.rejected_files of the served file"
             )
@@ -1151,9 +1179,31 @@ def publish_served(settings: Settings, run_id: str) -> None:
 
 
 def read_back(settings: Settings, summary: RunSummary) -> None:
-    """Fill the summary with the unit results and this run's out-of-window responses."""
+    """Fill the summary with the unit results, what runs killed since the last published
+    one loaded (`summary.carried`), and the out-of-window responses of this run's files and
+    of those."""
     con = warehouse.open_store(settings.store)
     try:
+        summary.carried = [
+            FileOutcome(
+                source_file=load.source_file,
+                origin="interrupted run",
+                status="carried",
+                unit_name=load.unit_name,
+                survey_year=load.survey_year,
+                rows_read=load.rows_read,
+                rows_accepted=load.rows_accepted,
+                rows_rejected=load.rows_rejected,
+                rows_new=load.rows_new,
+                message=(
+                    f"dimuat oleh run {load.run_id} yang terhenti sebelum selesai / loaded by "
+                    f"run {load.run_id}, which was killed before it finished: reported here"
+                ),
+                rejection_reasons=load.reasons,
+                loaded_by=load.run_id,
+            )
+            for load in warehouse.interrupted_loads(con)
+        ]
         summary.unit_results = con.execute(
             """
             select survey_year, unit_name, respondents_counted, ikm, mutu, kinerja
@@ -1167,10 +1217,10 @@ def read_back(settings: Settings, summary: RunSummary) -> None:
             from ops.responses_outside_window as o
             join raw.responses as r using (response_key)
             join ops.load_batches as b on b.batch_id = r.batch_id
-            where b.run_id = ?
+            where b.run_id in (select unnest(?::varchar[]))
             group by r.source_file order by r.source_file
             """,
-            [summary.run_id],
+            [[summary.run_id, *(f.loaded_by for f in summary.carried)]],
         ).fetchall()
         for source_file, count in outside:
             summary.warnings.append(
@@ -1199,7 +1249,7 @@ def record_run(settings: Settings, summary: RunSummary, *, status: str) -> None:
                 files_rejected=summary.files_rejected,
                 rows_accepted=summary.rows_accepted,
                 rows_rejected=summary.rows_rejected,
-                message=summary.error_shown,
+                message=summary.error_shown or summary.carried_note,
             )
     finally:
         con.close()

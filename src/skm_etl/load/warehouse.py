@@ -671,6 +671,76 @@ def start_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     )
 
 
+@dataclass(frozen=True)
+class InterruptedLoad:
+    """A file loaded by a run that was killed before it published: no summary and no exit
+    code ever reported it."""
+
+    run_id: str
+    source_file: str
+    unit_name: str | None
+    survey_year: int | None
+    rows_read: int
+    rows_accepted: int
+    rows_rejected: int
+    rows_new: int
+    # (column, reason, rejected cells), the commonest first
+    reasons: list[tuple[str | None, str, int]]
+
+
+def interrupted_loads(con: duckdb.DuckDBPyConnection) -> list[InterruptedLoad]:
+    """The files loaded by runs abandoned since the last published run, still in the store.
+
+    A run killed after loading some files leaves them loaded (the next run skips them as
+    unchanged), but it printed no summary and exited with no code, so their rejected rows
+    were reported nowhere. The next run to publish reports them (SPEC §8: exit 2). Runs take
+    a lock, so a run abandoned before the last published one started was reported by it; a
+    replayed batch has been read again, and reported, by its replay.
+    """
+    rows = con.execute(
+        """
+        select b.batch_id, b.run_id, b.source_file, b.unit_name, b.survey_year,
+            b.rows_read, b.rows_accepted, b.rows_rejected, b.rows_new
+        from ops.load_batches as b
+        join ops.runs as r on r.run_id = b.run_id
+        where r.status = 'abandoned' and b.status = 'loaded'
+            and r.started_at > coalesce(
+                (select max(started_at) from ops.runs where status = 'published'),
+                timestamp '-infinity'
+            )
+        order by r.started_at, b.started_at, b.source_file
+        """
+    ).fetchall()
+    if not rows:
+        return []
+    reasons: dict[str, list[tuple[str | None, str, int]]] = {}
+    for batch_id, column, reason, count in con.execute(
+        """
+        select batch_id, column_name, reason, count(*) as cells
+        from ops.rejected_rows
+        where batch_id in (select unnest(?::varchar[]))
+        group by all
+        order by batch_id, cells desc, column_name nulls last, reason
+        """,
+        [[row[0] for row in rows]],
+    ).fetchall():
+        reasons.setdefault(batch_id, []).append((column, reason, int(count)))
+    return [
+        InterruptedLoad(
+            run_id=run_id,
+            source_file=source_file,
+            unit_name=unit_name,
+            survey_year=survey_year,
+            rows_read=int(rows_read),
+            rows_accepted=int(rows_accepted),
+            rows_rejected=int(rows_rejected),
+            rows_new=int(rows_new),
+            reasons=reasons.get(batch_id, []),
+        )
+        for batch_id, run_id, source_file, unit_name, survey_year, rows_read, rows_accepted, rows_rejected, rows_new in rows
+    ]
+
+
 def loaded_file_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
     """The sha256 of every file loaded so far (one query for a whole inbox)."""
     return set(loaded_file_scopes(con))

@@ -1,0 +1,148 @@
+"""A run killed after loading: the next run to publish reports what it loaded (SPEC §8).
+
+The killed run is a real process killed by SIGKILL at the `after-load` failpoint, with the
+flow's phases called in it as `tests/phases.py` calls them (the fault lanes of
+`test_faults.py` kill `skm-etl run` itself, under Prefect, at every failpoint).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import hostile as h
+from phases import run_in_process
+from skm_etl import pipeline
+
+TESTS = Path(__file__).parent
+WINDOW = "  - {year: 2025, start: 2025-04-01, end: 2025-06-30}"
+OUT_OF_SCALE = "9"
+
+
+def _kill_after_load(config: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKM_ETL_")}
+    env.update(SKM_ETL_FAILPOINT="after-load", PYTHONPATH=os.pathsep.join([str(TESTS), *sys.path]))
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, phases; phases.run_in_process(sys.argv[1])",
+            str(config),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _bad_rows(rows: list[list[str]]) -> None:
+    h.set_cells(rows, {(0, h.Q1): OUT_OF_SCALE, (1, h.TIME): "03/08/2025 11:12:00"})
+
+
+@pytest.fixture
+def killed(make_deployment, tmp_path: Path) -> Path:
+    """A deployment whose first run loaded two tabulations (one with a rejected row and one
+    response outside the window) and was killed before it built or published anything."""
+    config = make_deployment(surveys=WINDOW)
+    h.tabulation(config.parent / "inbox" / "tabulasi_01.csv", h.unit_name(1), edit=_bad_rows)
+    h.tabulation(config.parent / "inbox" / "tabulasi_02.csv", h.unit_name(2))
+    done = _kill_after_load(config)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
+    return config
+
+
+def test_the_next_run_reports_the_rejections_of_a_run_killed_after_loading(killed: Path) -> None:
+    h.tabulation(killed.parent / "inbox" / "tabulasi_03.csv", h.unit_name(3))
+    summary = run_in_process(killed)
+    killed_run = _runs(_store(killed))[0]
+    assert killed_run[1] == "abandoned"
+    # its two files are skipped as loaded, and reported here as the killed run loaded them
+    assert [(f.source_file, f.status) for f in summary.files] == [
+        ("tabulasi_01.csv", "skipped"),
+        ("tabulasi_02.csv", "skipped"),
+        ("tabulasi_03.csv", "loaded"),
+    ]
+    assert [
+        (f.source_file, f.status, f.loaded_by, f.rows_read, f.rows_accepted, f.rows_rejected)
+        for f in summary.carried
+    ] == [
+        ("tabulasi_01.csv", "carried", killed_run[0], 14, 13, 1),
+        ("tabulasi_02.csv", "carried", killed_run[0], 14, 14, 0),
+    ]
+    assert summary.rows_rejected == 0
+    assert summary.exit_code == pipeline.EXIT_REJECTIONS
+    text = summary.render()
+    assert (
+        f"  carried  tabulasi_01.csv [{h.unit_name(1)} 2025] read 14, accepted 13, rejected 1"
+        in text
+    )
+    assert f"loaded by run {killed_run[0]}, which was killed before it finished" in text
+    [reason] = summary.carried[0].rejection_reasons
+    assert reason[0] == "q1" and reason[2] == 1
+    assert f"x 1 × q1: {reason[1]}" in text
+    assert "carried from interrupted runs: 2 file(s), 1 row(s) rejected" in text
+    # the response outside the window that the killed run loaded is named too
+    assert any(
+        w.startswith("tabulasi_01.csv: 1 respons di luar periode survei") for w in summary.warnings
+    ), summary.warnings
+    assert text.endswith("exit 2")
+
+
+def test_ops_runs_and_the_served_file_say_which_run_reported_them(killed: Path) -> None:
+    summary = run_in_process(killed)
+    for path in (killed.parent / "warehouse" / "skm.duckdb", _store(killed)):
+        runs = _runs(path)
+        assert [(status, code) for _, status, code, _ in runs] == [
+            ("abandoned", None),
+            ("published", pipeline.EXIT_REJECTIONS),
+        ]
+        assert runs[1][0] == summary.run_id
+        assert f"reports 1 row(s) rejected by interrupted run(s) {runs[0][0]}" in runs[1][3]
+
+
+def test_what_a_killed_run_loaded_is_reported_once(killed: Path) -> None:
+    assert run_in_process(killed).exit_code == pipeline.EXIT_REJECTIONS
+    again = run_in_process(killed)
+    assert again.carried == []
+    assert again.exit_code == pipeline.EXIT_OK
+    assert "carried" not in again.render()
+
+
+def test_a_failed_run_in_between_leaves_the_report_to_the_next_published_one(
+    killed: Path,
+) -> None:
+    store = _store(killed)
+    con = duckdb.connect(str(store))
+    try:
+        con.execute(
+            "insert into ops.runs (run_id, started_at, status, exit_code) "
+            "values ('failed-run', now(), 'failed', 1)"
+        )
+    finally:
+        con.close()
+    summary = run_in_process(killed)
+    assert [f.source_file for f in summary.carried] == ["tabulasi_01.csv", "tabulasi_02.csv"]
+    assert summary.exit_code == pipeline.EXIT_REJECTIONS
+
+
+def _store(config: Path) -> Path:
+    from skm_etl.settings import load_settings
+
+    return load_settings(config).store
+
+
+def _runs(path: Path) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(
+            "select run_id, status, exit_code, message from ops.runs order by started_at"
+        ).fetchall()
+    finally:
+        con.close()
