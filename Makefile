@@ -23,13 +23,13 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -q --hypothesis-profile=ci
 
 lint: $(STAMP)
-	$(BIN)/ruff check src flows tests
-	$(BIN)/ruff format --check src flows tests
+	$(BIN)/ruff check src flows tests scripts
+	$(BIN)/ruff format --check src flows tests scripts
 	cd dbt_project && ../$(BIN)/sqlfluff lint models --processes 1
 
 format: $(STAMP)
-	$(BIN)/ruff format src flows tests
-	$(BIN)/ruff check --fix src flows tests
+	$(BIN)/ruff format src flows tests scripts
+	$(BIN)/ruff check --fix src flows tests scripts
 
 ## Build the dbt docs site (<warehouse dir>/dbt_docs/index.html) for analysts.
 docs: $(STAMP)

@@ -10,6 +10,8 @@ import csv
 import hashlib
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -137,3 +139,47 @@ def test_a_small_bench_prints_its_json_and_rejects_exactly_the_invalid_rows(
     assert {(f, r) for f, r, _ in rejected} == expected
     assert all(reason for _, _, reason in rejected)
     assert loaded == RESPONSES - len(expected)
+
+
+@pytest.mark.parametrize("variant", ["staged", "stream", "pipeline"])
+def test_the_duckdb_only_floor_accounts_for_every_response_it_reads(
+    tmp_path: Path, variant: str
+) -> None:
+    """scripts/bench_floor.py (BENCHMARKS.md, "The floor"): it runs on a bench data set and
+    stores or rejects each generated response once; the streaming variant only stores; the
+    pipeline's file phases, timed by it for comparison, store exactly the valid ones."""
+    made = generate(tmp_path / "full", RESPONSES, units=6, xlsx=False)
+    script = Path(__file__).parents[1] / "scripts" / "bench_floor.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(made.root), "--variant", variant],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    stores = {"pipeline": tmp_path / "floor" / "pipeline" / "work" / "store.duckdb"}
+    path = stores.get(variant, tmp_path / "floor" / "store.duckdb")
+    store = duckdb.connect(str(path), read_only=True)
+    try:
+        stored, keys = store.execute(
+            "select count(*), count(distinct response_key) from raw.responses"
+        ).fetchone()
+    finally:
+        store.close()
+    assert stored == keys == result["stored"] > 0
+    if variant == "staged":
+        assert result["stored"] + result["rejected"] == made.responses
+        # it rejects every generated kind of invalid row but an age that is no number
+        # ("25x" reads as 25): less than the readers do, as a floor must
+        kinds = [row["kind"] for row in csv.DictReader(made.invalid_csv.open(encoding="utf-8"))]
+        assert result["rejected"] == len(kinds) - kinds.count("age_not_a_number") > 0
+    elif variant == "stream":
+        assert result["rejected"] == 0
+        assert result["stored"] <= made.responses
+    else:
+        assert (result["stored"], result["rejected"]) == (
+            made.responses - made.invalid,
+            made.invalid,
+        )
+    assert result["floor_s"] > 0 and len(result["baseline_s"]) == 2
