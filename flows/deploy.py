@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from flows.nightly import FLOW_NAME, nightly
 from skm_etl.pipeline import EXIT_FAILED, EXIT_OK
+from skm_etl.prefect_api import why_not
 from skm_etl.settings import ConfigError, Schedule, Settings, load_settings
 
 NAME_PREFIX = "skm-etl-"
@@ -145,7 +146,7 @@ def _api_problem() -> str | None:
     with get_client(sync_client=True) as client:
         error = client.api_healthcheck()
     if error is not None:
-        return f"the Prefect API at {url} does not answer ({error}); is `prefect server start` running?"
+        return f"the Prefect API at {url} {why_not(error, serving=True)}"
     return None
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.server
 import re
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -289,6 +291,54 @@ def test_a_run_goes_on_without_a_prefect_api_that_does_not_answer(capsys) -> Non
     err = capsys.readouterr().err
     assert f"Prefect API di / at {dead} tidak menjawab / does not answer" in err
     assert "this run goes on without it" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [
+        (401, "refuses this client (HTTP 401): set PREFECT_API_AUTH_STRING"),
+        (403, "refuses this client (HTTP 403): set PREFECT_API_AUTH_STRING"),
+        (500, "answers with an error (HTTP 500): see the Prefect server's log"),
+    ],
+)
+def test_a_prefect_api_that_answers_but_refuses_is_told_from_one_that_is_down(
+    capsys, status: int, said: str
+) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.deploy import _api_problem
+    from skm_etl.cli import prefect_api_or_none
+
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            body = b'{"detail": "Unauthorized"}'
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api"
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            with prefect_api_or_none():
+                assert PREFECT_API_URL.value() is None
+            # serve cannot go on without the API: it refuses to start, saying why
+            serving = _api_problem()
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert f"Prefect API di / at {url} " in err and said in err, err
+    assert "does not answer" not in err and "Traceback" not in err
+    assert serving is not None and serving.startswith(f"the Prefect API at {url} ")
+    assert said in serving
 
 
 def test_deployment_info_shows_the_schedule_without_the_sources_tokens(

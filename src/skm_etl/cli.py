@@ -175,6 +175,8 @@ def prefect_api_or_none() -> contextlib.AbstractContextManager:
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    from skm_etl.prefect_api import why_not
+
     url = PREFECT_API_URL.value()
     if not url:
         return contextlib.nullcontext()
@@ -183,9 +185,8 @@ def prefect_api_or_none() -> contextlib.AbstractContextManager:
     if error is None:
         return contextlib.nullcontext()
     print(
-        f"skm-etl: Prefect API di / at {url} tidak menjawab / does not answer "
-        f"({type(error).__name__}); this run goes on without it and Prefect will not list it: "
-        "start `prefect server start`, or unset PREFECT_API_URL",
+        f"skm-etl: Prefect API di / at {url} {why_not(error)}; this run goes on without it "
+        "and Prefect will not list it",
         file=sys.stderr,
     )
     return temporary_settings(restore_defaults={PREFECT_API_URL})
