@@ -6,8 +6,12 @@ tests call without Prefect. Retries are set on I/O tasks only (fetching).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import signal
+import threading
+from collections.abc import Iterator
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -110,6 +114,7 @@ def _run(
     *,
     replay: tuple[bool, int | None, str | None] = (False, None, None),
 ) -> None:
+    stopped = False
     try:
         pipeline.record_run(settings, summary, status="running")
         # a rebuild asked wrongly (no such unit or year, an archived file gone) is refused
@@ -161,15 +166,43 @@ def _run(
     except Exception as exc:  # noqa: BLE001 - recorded in ops.runs, the run exits 1
         logger.exception("run failed")
         summary.error = f"{type(exc).__name__}: {exc}"
+    except BaseException as exc:
+        # SIGTERM (Prefect's TerminationSignal: a serve process stopped, `kill`, a timeout)
+        # or Ctrl-C: recorded as stopped, and the signal goes on to end the process
+        summary.error = f"{pipeline.STOPPED_MESSAGE} ({type(exc).__name__})"
+        stopped = True
+        raise
     finally:
         if not summary.published:
             try:
-                pipeline.record_run(settings, summary, status="failed")
+                with _sigterm_held():
+                    pipeline.record_run(
+                        settings, summary, status="stopped" if stopped else "failed"
+                    )
             except Exception as exc:  # noqa: BLE001 - a full disk must not hide the run's error
                 summary.warnings.append(
                     "run gagal tidak dapat dicatat di ops.runs / the failed run could not be "
                     f"recorded in ops.runs: {type(exc).__name__}: {exc}"
                 )
+
+
+@contextlib.contextmanager
+def _sigterm_held() -> Iterator[None]:
+    """SIGTERM ignored while the run writes its line in ops.runs.
+
+    `systemctl stop` of the serve process sends SIGTERM to every process of the service,
+    and the serve process sends its run one more as it shuts down: the second must not cut
+    short the recording of the first. Outside the main thread signals cannot be set, and
+    nothing is held.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _finish(summary: pipeline.RunSummary, logger: logging.Logger):

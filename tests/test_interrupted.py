@@ -1,4 +1,4 @@
-"""A run killed after loading: the next run to publish reports what it loaded (SPEC §8).
+"""A run killed or stopped after loading: the next run to publish reports what it loaded.
 
 The killed run is a real process killed by SIGKILL at the `after-load` failpoint, with the
 flow's phases called in it as `tests/phases.py` calls them (the fault lanes of
@@ -7,16 +7,19 @@ flow's phases called in it as `tests/phases.py` calls them (the fault lanes of
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import duckdb
 import pytest
 
 import hostile as h
+from flows.nightly import DBT_FINISHED, DBT_STARTED
 from phases import run_in_process
 from skm_etl import pipeline
 
@@ -146,3 +149,68 @@ def _runs(path: Path) -> list[tuple]:
         ).fetchall()
     finally:
         con.close()
+
+
+def test_a_run_stopped_by_sigterm_records_it_stops_its_prefect_api_and_is_reported_next(
+    make_deployment, tmp_path: Path
+) -> None:
+    """`skm-etl run` without PREFECT_API_URL, sent SIGTERM while dbt builds: Prefect ends
+    the flow, the run records itself as stopped and exits 1, and the temporary Prefect API it
+    started stops with it (before, it went on running, holding its port and the output
+    pipe). What the run loaded is reported by the next run that publishes."""
+    config = make_deployment(surveys=WINDOW)
+    h.tabulation(config.parent / "inbox" / "tabulasi_01.csv", h.unit_name(1), edit=_bad_rows)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SKM_ETL_"))}
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        PYTHONUNBUFFERED="1",
+    )
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "skm-etl"), "run", "--config", str(config)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its group holds whatever it starts, for the check below
+    )
+    # if something it started kept the pipe open, reading would never end: kill the group
+    timer = threading.Timer(120, lambda: os.killpg(process.pid, signal.SIGKILL))
+    timer.start()
+    lines = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if DBT_STARTED in line:
+                process.send_signal(signal.SIGTERM)
+        returncode = process.wait(timeout=60)
+    finally:
+        timer.cancel()
+        left = _group_alive(process.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    output = "".join(lines)
+    assert not left, "a process the run started outlived it"
+    assert returncode == pipeline.EXIT_FAILED, output[-3000:]
+    assert DBT_STARTED in output and DBT_FINISHED not in output
+    assert "the run was stopped (SIGTERM) before it finished" in output
+    assert "Stopping temporary server" in output
+    [(run_id, status, code, message)] = _runs(_store(config))
+    assert (status, code) == ("stopped", pipeline.EXIT_FAILED)
+    assert message.startswith(pipeline.STOPPED_MESSAGE)
+
+    summary = run_in_process(config)
+    assert [(f.source_file, f.loaded_by, f.rows_rejected) for f in summary.carried] == [
+        ("tabulasi_01.csv", run_id, 1)
+    ]
+    assert summary.exit_code == pipeline.EXIT_REJECTIONS
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -147,6 +148,7 @@ def _run(
     from flows.nightly import nightly
     from skm_etl.pipeline import EXIT_FAILED, RunSummary
 
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     with prefect_api_or_none():
         state = nightly(
             config_path=config,
@@ -162,6 +164,26 @@ def _run(
         return EXIT_FAILED
     print(summary.render())
     return summary.exit_code
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (systemd, cron's timeout, `kill`) ends a run as a failure that cleans up.
+
+    Prefect turns the signal into an exception inside the flow (the run records itself as
+    stopped in ops.runs) and then sends it again to the handler it found, this one. Python's
+    default would end the process at once, before the exit handlers that stop the temporary
+    Prefect API a run without PREFECT_API_URL starts, which would go on running, holding
+    its port and the output pipe of whoever started the run.
+    """
+    from skm_etl.pipeline import EXIT_FAILED
+
+    print(
+        "skm-etl: run dihentikan (SIGTERM) sebelum selesai / the run was stopped (SIGTERM) "
+        "before it finished; what it loaded stays, and the next run goes on from there "
+        "(ops.runs: stopped)",
+        file=sys.stderr,
+    )
+    raise SystemExit(EXIT_FAILED)
 
 
 def prefect_api_or_none() -> contextlib.AbstractContextManager:

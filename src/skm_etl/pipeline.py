@@ -65,6 +65,11 @@ DBT_TARGET = "dbt_target"
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REJECTIONS = 2
+# ops.runs' message of a run stopped by a signal (status "stopped")
+STOPPED_MESSAGE = (
+    "run dihentikan sebelum selesai / the run was stopped before it finished (a signal: "
+    "SIGTERM, Ctrl-C); what it loaded stays, the next run goes on from there"
+)
 
 
 @dataclass(frozen=True)

@@ -689,11 +689,12 @@ class InterruptedLoad:
 
 
 def interrupted_loads(con: duckdb.DuckDBPyConnection) -> list[InterruptedLoad]:
-    """The files loaded by runs abandoned since the last published run, still in the store.
+    """The files loaded by runs abandoned or stopped since the last published run, still in
+    the store.
 
-    A run killed after loading some files leaves them loaded (the next run skips them as
-    unchanged), but it printed no summary and exited with no code, so their rejected rows
-    were reported nowhere. The next run to publish reports them (SPEC §8: exit 2). Runs take
+    A run killed (or stopped by a signal) after loading some files leaves them loaded (the
+    next run skips them as unchanged), but it printed no summary and exited with no code of
+    its own, so their rejected rows were reported nowhere. The next run to publish reports them (SPEC §8: exit 2). Runs take
     a lock, so a run abandoned before the last published one started was reported by it; a
     replayed batch has been read again, and reported, by its replay.
     """
@@ -703,7 +704,7 @@ def interrupted_loads(con: duckdb.DuckDBPyConnection) -> list[InterruptedLoad]:
             b.rows_read, b.rows_accepted, b.rows_rejected, b.rows_new
         from ops.load_batches as b
         join ops.runs as r on r.run_id = b.run_id
-        where r.status = 'abandoned' and b.status = 'loaded'
+        where r.status in ('abandoned', 'stopped') and b.status = 'loaded'
             and r.started_at > coalesce(
                 (select max(started_at) from ops.runs where status = 'published'),
                 timestamp '-infinity'
