@@ -1202,7 +1202,8 @@ def read_back(settings: Settings, summary: RunSummary) -> None:
                 rows_new=load.rows_new,
                 message=(
                     f"dimuat oleh run {load.run_id} yang terhenti sebelum selesai / loaded by "
-                    f"run {load.run_id}, which was killed before it finished: reported here"
+                    f"run {load.run_id}, which was killed or stopped before it reported: "
+                    "reported here"
                 ),
                 rejection_reasons=load.reasons,
                 loaded_by=load.run_id,
