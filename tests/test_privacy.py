@@ -615,6 +615,8 @@ def test_contact_details_in_rejected_cells_are_masked_in_ops_and_the_summary(
         "2026-01-05 10:30:00.000000",  # a time the suite rejected, as text
         "3201234567890001",  # a 16-digit number: longer than any phone number
         "/srv/skm/inbox/tabulasi_20250301123000.csv",
+        "0.3333333333",  # a completion of one third, as Excel writes it
+        "0.8123456789",
     ],
 )
 def test_masking_leaves_digits_that_are_not_a_phone_number(text: str) -> None:
@@ -622,7 +624,16 @@ def test_masking_leaves_digits_that_are_not_a_phone_number(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["WA 0812-3456-7890", "+62 812 3456 7890", "(021) 4244691", "hp:081234567890."]
+    "text",
+    [
+        "WA 0812-3456-7890",
+        "+62 812 3456 7890",
+        "(021) 4244691",
+        "hp:081234567890.",
+        "0812.3456.7890",
+        "62.812.3456.7890",
+        "0 812 3456 7890",
+    ],
 )
 def test_masking_finds_phone_numbers_written_as_people_write_them(text: str) -> None:
     assert PHONE_MASK in masked(text)

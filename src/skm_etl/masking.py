@@ -18,8 +18,9 @@ import polars as pl
 
 EMAIL_PATTERN = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
 # 9 to 14 digits starting 0, 62 or +62 (mobiles 08…, landlines 021…), with spaces, dots,
-# dashes and brackets allowed between the digits
-PHONE_PATTERN = r"(\+?62|\(?0)[\s.\-()]*[1-9]([\s.\-()]*[0-9]){7,12}"
+# dashes and brackets allowed between the digits, but no dot right after a leading 0:
+# "0.3333333333" is a fraction, and nobody writes a phone number "0.812…"
+PHONE_PATTERN = r"(\+?62[\s.\-()]*|\(?0[\s\-()]*)[1-9]([\s.\-()]*[0-9]){7,12}"
 EMAIL_MASK = "[email disamarkan / e-mail masked]"
 PHONE_MASK = "[nomor disamarkan / number masked]"
 
