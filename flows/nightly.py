@@ -6,12 +6,8 @@ tests call without Prefect. Retries are set on I/O tasks only (fetching).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-import signal
-import threading
-from collections.abc import Iterator
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -175,34 +171,12 @@ def _run(
     finally:
         if not summary.published:
             try:
-                with _sigterm_held():
-                    pipeline.record_run(
-                        settings, summary, status="stopped" if stopped else "failed"
-                    )
+                pipeline.record_run(settings, summary, status="stopped" if stopped else "failed")
             except Exception as exc:  # noqa: BLE001 - a full disk must not hide the run's error
                 summary.warnings.append(
                     "run gagal tidak dapat dicatat di ops.runs / the failed run could not be "
                     f"recorded in ops.runs: {type(exc).__name__}: {exc}"
                 )
-
-
-@contextlib.contextmanager
-def _sigterm_held() -> Iterator[None]:
-    """SIGTERM ignored while the run writes its line in ops.runs.
-
-    `systemctl stop` of the serve process sends SIGTERM to every process of the service,
-    and the serve process sends its run one more as it shuts down: the second must not cut
-    short the recording of the first. Outside the main thread signals cannot be set, and
-    nothing is held.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _finish(summary: pipeline.RunSummary, logger: logging.Logger):

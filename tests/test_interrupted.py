@@ -24,6 +24,7 @@ from flows.nightly import DBT_FINISHED, DBT_STARTED
 from phases import run_in_process
 from skm_etl import pipeline
 from skm_etl.load import warehouse
+from skm_etl.settings import load_settings
 
 TESTS = Path(__file__).parent
 WINDOW = "  - {year: 2025, start: 2025-04-01, end: 2025-06-30}"
@@ -152,8 +153,6 @@ def test_a_failed_run_in_between_leaves_the_report_to_the_next_published_one(
 
 
 def _store(config: Path) -> Path:
-    from skm_etl.settings import load_settings
-
     return load_settings(config).store
 
 

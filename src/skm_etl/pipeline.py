@@ -6,10 +6,13 @@ raises for bad input: a bad row or file becomes a record in `ops` and the run go
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import shutil
+import signal
 import tempfile
+import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -1238,8 +1241,32 @@ def read_back(settings: Settings, summary: RunSummary) -> None:
         con.close()
 
 
+@contextlib.contextmanager
+def _sigterm_held() -> Iterator[None]:
+    """SIGTERM ignored while a run writes its line in ops.runs (`record_run`).
+
+    `systemctl stop` of the serve process sends SIGTERM to every process of the service,
+    and the serve process sends its run one more as it shuts down: the second must not cut
+    short the recording of the first. Outside the main thread signals cannot be set, and
+    nothing is held.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def record_run(settings: Settings, summary: RunSummary, *, status: str) -> None:
-    """Write the run's line in ops.runs (start or finish)."""
+    """Write the run's line in ops.runs (start or finish), SIGTERM held off meanwhile."""
+    with _sigterm_held():
+        _record_run(settings, summary, status=status)
+
+
+def _record_run(settings: Settings, summary: RunSummary, *, status: str) -> None:
     con = warehouse.open_store(settings.store)
     try:
         if status == "running":
