@@ -20,7 +20,7 @@ sample: $(STAMP)
 ## Lint, then the whole test suite.
 test: $(STAMP) lint
 	sh scripts/ensure_chromium.sh
-	$(BIN)/python -m pytest -q --hypothesis-profile=ci
+	$(BIN)/python -m pytest -q --hypothesis-profile=ci -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src flows tests scripts
