@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 from prefect.client.orchestration import get_client
@@ -37,9 +38,11 @@ from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.deploy import build_deployment, deployment_name, next_runs
-from flows.nightly import FLOW_NAME
+from flows.nightly import DBT_STARTED, FLOW_NAME
+from skm_etl import pipeline
+from skm_etl.load import warehouse
 from skm_etl.settings import ConfigError, Schedule, load_settings
-from tests.conftest import GOOGLE_FORMS_CSV
+from tests.conftest import GOOGLE_FORMS_CSV, SAPAAPIP_CSV
 
 pytestmark = pytest.mark.slow
 
@@ -120,37 +123,10 @@ def test_a_served_run_completes_and_leaks_no_personal_data(
         extra=f'schedule: {{cron: "{TEST_CRON}", timezone: Asia/Jakarta}}\n',
     )
     prefect_dir = tmp_path_factory.mktemp("prefect")
-    port = _free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
-    env = _prefect_env(prefect_dir, api_url)
     deadline = time.monotonic() + BUDGET_S
-    server_log, serve_log = prefect_dir / "server.log", prefect_dir / "serve.log"
+    serve_log = prefect_dir / "serve.log"
 
-    with contextlib.ExitStack() as stack:
-        server = stack.enter_context(
-            _process(
-                [
-                    _bin("prefect"),
-                    "server",
-                    "start",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-ui",
-                ],
-                {**env, "PREFECT_HOME": str(prefect_dir / "server-home")},
-                server_log,
-            )
-        )
-        _wait_for_health(server, api_url, deadline, server_log)
-        serve = stack.enter_context(
-            _process(_serve_command(config), env, serve_log, cwd=config.parent)
-        )
-        stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
-        name = f"{FLOW_NAME}/{deployment_name(config)}"
-        deployment = _wait_for_deployment(serve, name, deadline, serve_log)
-
+    with _served(config, prefect_dir, deadline) as (server, serve, name, deployment):
         (schedule,) = deployment.schedules
         assert (schedule.schedule.cron, schedule.schedule.timezone) == (TEST_CRON, "Asia/Jakarta")
         assert schedule.active
@@ -193,6 +169,91 @@ def test_a_served_run_completes_and_leaks_no_personal_data(
     assert any("rows accepted 9" in text for text in files.values()), "the run left no trace"
     leaks = {file: found for file, text in files.items() if (found := _personal_data_in(text))}
     assert leaks == {}
+
+
+def test_systemctl_stop_during_a_served_run_records_it_stopped_and_serve_exits_0(
+    make_deployment, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`systemctl stop` while a scheduled run builds the marts: SIGTERM reaches every process
+    of the service, and Prefect's runner sends its run one more. The run records itself
+    `stopped` (the second signal is held off while it writes that line), serve exits 0, and
+    what the run loaded is left for the next run that publishes to report."""
+    config = make_deployment(
+        inbox=[SAPAAPIP_CSV],
+        extra=f'schedule: {{cron: "{TEST_CRON}", timezone: Asia/Jakarta}}\n',
+    )
+    prefect_dir = tmp_path_factory.mktemp("prefect")
+    deadline = time.monotonic() + BUDGET_S
+    serve_log = prefect_dir / "serve.log"
+
+    with _served(config, prefect_dir, deadline) as (_, serve, name, _):
+        flow_run = run_deployment(name, timeout=0)  # triggered, not waited for
+        while DBT_STARTED not in serve_log.read_text(encoding="utf-8", errors="replace"):
+            if serve.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the served run never reached dbt\n{_tail(serve_log)}")
+            time.sleep(0.1)
+        os.killpg(serve.pid, signal.SIGTERM)  # what systemctl stop does: the whole group
+        serve.wait(timeout=60)
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(flow_run.id).state
+
+    assert serve.returncode == 0, _tail(serve_log)
+    # Prefect's runner cancels the runs it has in flight when it shuts down
+    assert state is not None and state.is_cancelled(), state
+    store = load_settings(config).store
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        runs = con.execute("select status, exit_code, message from ops.runs").fetchall()
+    finally:
+        con.close()
+    [(status, code, message)] = runs
+    assert (status, code) == ("stopped", pipeline.EXIT_FAILED), _tail(serve_log)
+    assert message.startswith(pipeline.STOPPED_MESSAGE)
+    con = warehouse.open_store(store)
+    try:
+        loads = warehouse.interrupted_loads(con)
+    finally:
+        con.close()
+    assert [(x.source_file, x.rows_accepted) for x in loads] == [(SAPAAPIP_CSV.name, 14)]
+
+
+@contextlib.contextmanager
+def _served(
+    config: Path, prefect_dir: Path, deadline: float
+) -> Iterator[tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], str, object]]:
+    """A real `prefect server start` on a free port and `skm-etl serve` on the config, as
+    systemd keeps them up; yields both processes, the deployment's name and the deployment
+    as the API returns it. Prefect's files live under prefect_dir; both processes are
+    stopped (SIGTERM to the group, as `systemctl stop`) on the way out."""
+    port = _free_port()
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = _prefect_env(prefect_dir, api_url)
+    server_log, serve_log = prefect_dir / "server.log", prefect_dir / "serve.log"
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(
+            _process(
+                [
+                    _bin("prefect"),
+                    "server",
+                    "start",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-ui",
+                ],
+                {**env, "PREFECT_HOME": str(prefect_dir / "server-home")},
+                server_log,
+            )
+        )
+        _wait_for_health(server, api_url, deadline, server_log)
+        serve = stack.enter_context(
+            _process(_serve_command(config), env, serve_log, cwd=config.parent)
+        )
+        stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
+        name = f"{FLOW_NAME}/{deployment_name(config)}"
+        deployment = _wait_for_deployment(serve, name, deadline, serve_log)
+        yield server, serve, name, deployment
 
 
 def _personal_data() -> list[str]:
