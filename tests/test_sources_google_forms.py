@@ -524,6 +524,63 @@ def test_a_us_sheet_read_day_first_at_first_is_not_loaded_twice_once_proven_mont
     assert times == expected
 
 
+def _timed_to_the_second(rows: int) -> list[list[str]]:
+    """The example's header and first `rows` responses, each time given its seconds, as
+    Google Forms writes them (the example's times fall on whole minutes)."""
+    return [
+        ROWS[0],
+        *(
+            ROWS[i][:TIMESTAMP] + [ROWS[i][TIMESTAMP][:-2] + f"{10 + i}"] + ROWS[i][TIMESTAMP + 1 :]
+            for i in range(1, rows + 1)
+        ),
+    ]
+
+
+def _resaved_by_excel(rows: list[list[str]]) -> list[list[str]]:
+    """What Excel (id-ID) writes back when a Forms export is opened and saved as CSV: times
+    as d/mm/yyyy h:mm (the seconds gone), phone numbers as numbers in E notation, "≤" as
+    "?" (the Windows code page has no such character)."""
+
+    def cell(column: int, value: str) -> str:
+        if column == TIMESTAMP:
+            stamp = dt.datetime.strptime(value, "%d/%m/%Y %H:%M:%S")
+            return f"{stamp:%d/%m/%Y} {stamp.hour}:{stamp.minute:02}"
+        if column == PHONE:
+            return f"{float(value):.5E}"
+        return value.replace("≤", "?")
+
+    return [rows[0], *([cell(c, v) for c, v in enumerate(row)] for row in rows[1:])]
+
+
+def test_a_forms_export_saved_again_by_excel_is_not_loaded_twice(
+    make_deployment, tmp_path: Path
+) -> None:
+    first = write_csv(tmp_path, _timed_to_the_second(8), name="first.csv")
+    config = make_deployment(forms=[(first, UNIT, YEAR)])
+    export = config.parent / "forms" / f"1_{first.name}"
+    summary, stored = _night(config)
+    assert (stored, summary.exit_code) == (8, 0)
+
+    # someone opens the export in Excel and saves it: other bytes, the same responses,
+    # but every time without its seconds, so every key would be new
+    copy = write_csv(
+        tmp_path, _resaved_by_excel(_timed_to_the_second(8)), delimiter=";", encoding="cp1252"
+    )
+    assert "7:50;" in copy.read_text(encoding="cp1252")
+    export.write_bytes(copy.read_bytes())
+    summary, stored = _night(config)
+    [outcome] = summary.files
+    assert (outcome.status, stored, summary.exit_code) == ("rejected", 8, 2)
+    assert "8 of its responses are already stored, with seconds" in outcome.message
+    assert "without opening it in Excel" in outcome.message
+
+    # the export downloaded again, with a new response: loaded, each response once
+    export.write_bytes(write_csv(tmp_path, _timed_to_the_second(9), name="again.csv").read_bytes())
+    summary, stored = _night(config)
+    assert ([f.status for f in summary.files], stored, summary.exit_code) == (["loaded"], 9, 0)
+    assert summary.files[0].rows_new == 1
+
+
 def test_a_corrected_unit_is_named_at_the_next_run_and_a_rebuild_moves_the_responses(
     make_deployment, tmp_path: Path
 ) -> None:

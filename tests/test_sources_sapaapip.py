@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -207,6 +208,25 @@ def test_encodings_and_delimiters_give_the_same_responses(tmp_path: Path, ref, d
     assert_frame_equal(variant.responses, baseline.responses)
     assert variant.responses["saran"][0] == "Pelayanan café ramah"
     assert variant.responses["respondent_education"][0] == "≤ SMA/Sederajat"
+
+
+def test_a_copy_resaved_by_excel_in_an_indonesian_locale_gives_the_same_responses(
+    tmp_path: Path, ref
+) -> None:
+    """Excel (id-ID) opens the tabulation and saves it as "CSV": semicolons, CR LF, the
+    Windows code page ("≤" has no byte there and becomes "?"), and times as d/m/yyyy h:mm,
+    the hour without its zero. sapaapip's times have no seconds, so nothing of a response
+    is lost: the copy gives the same responses, and so the same keys (adds nothing)."""
+    excel_time = re.compile(r"^(\d\d/\d\d/\d{4}) 0?(\d+):(\d\d):00$")
+    resaved = [
+        ",".join(excel_time.sub(r"\1 \2:\3", cell) for cell in line.split(",")).replace("≤", "?")
+        for line in LINES
+    ]
+    assert resaved[FIRST_DATA_LINE - 1].split(",")[TIME] == "02/04/2025 7:09"
+    copy = read_lines(tmp_path, resaved, ref, encoding="cp1252", delimiter=";", newline="\r\n")
+    assert_frame_equal(
+        copy.responses, read_lines(tmp_path, LINES, ref, name="original.csv").responses
+    )
 
 
 HEADER_VARIANTS = {

@@ -716,6 +716,8 @@ def _stage(
         return _reject(con, outcome, run_id, source, sha, f"{name}: {read.checked}")
     if result.day_month_unsettled and (swapped := _stored_swapped(con, source, read)):
         return _reject(con, outcome, run_id, source, sha, swapped)
+    if resaved := _stored_with_seconds(con, source, read):
+        return _reject(con, outcome, run_id, source, sha, resaved)
     loaded.add(sha)
     return _Staged(source, outcome, read)
 
@@ -811,6 +813,44 @@ def _stored_swapped(con, source: SourceFile, read: _Read) -> str | None:
         "the file is not loaded, so no respondent counts twice. Tetapkan / set "
         f"date_order: month_first on the google_forms source of {unit} {year} in the config "
         f"file{then}; this file is then loaded by the next run"
+    )
+
+
+def _stored_with_seconds(con, source: SourceFile, read: _Read) -> str | None:
+    """Why a Google Forms file must not be loaded: a copy that lost its seconds.
+
+    Google Forms times its responses to the second. A sheet's export opened in Excel and
+    saved again as CSV has its times written h:mm: the same responses would be stored again
+    under other keys and count twice. Asked only of a Forms file whose times all fall on a
+    whole minute, and answered from the stored responses of its unit and year that have
+    seconds (an export of minute-precision times finds none).
+    """
+    accepted = read.checked.accepted
+    stamp = accepted["submitted_at"]
+    if (
+        source.kind != "google_forms"
+        or accepted.is_empty()
+        or stamp.null_count()
+        or (stamp.dt.truncate("1m") != stamp).any()
+    ):
+        return None
+    unit, year = read.unit, read.result.survey_year
+    stored = warehouse.keys_to_the_minute(con, source.kind, unit.code, year)
+    count = accepted["response_key"].is_in(stored.implode()).sum() if stored.len() else 0
+    if not count:
+        return None
+    name = source.display_name
+    return (
+        f"{name}: waktu pengisiannya tanpa detik, dan {count} jawabannya sudah dimuat dengan "
+        "detik dari ekspor sebelumnya: file ini tampaknya disimpan ulang oleh spreadsheet "
+        "(Excel menulis jam sebagai j:mm) / its submission times have no seconds, and "
+        f"{count} of its responses are already stored, with seconds, from an earlier export: "
+        "the file looks saved again by a spreadsheet (Excel writes times as h:mm). File ini "
+        "tidak dimuat agar tidak ada responden yang terhitung dua kali / the file is not "
+        "loaded, so no respondent counts twice. Unduh lagi CSV dari Google Sheets (File > "
+        "Download > .csv) dan letakkan tanpa membukanya di Excel / download the CSV from "
+        f"Google Sheets again (File > Download > .csv) and put it in place for {unit.name} "
+        f"{year} without opening it in Excel"
     )
 
 

@@ -469,6 +469,34 @@ def stored_keys(con: duckdb.DuckDBPyConnection, incoming: pl.DataFrame) -> pl.Da
         con.unregister("incoming_keys")
 
 
+def keys_to_the_minute(
+    con: duckdb.DuckDBPyConnection, source_kind: str, unit_code: str, survey_year: int
+) -> pl.Series:
+    """The keys the stored responses of a unit and year, from exports of one kind, would have
+    with their submission times cut to the minute; only responses whose time has seconds.
+
+    A copy of an export re-saved by a spreadsheet (Excel writes times as h:mm) gives its
+    responses these keys: `pipeline` asks for them when a file's times have no seconds.
+    """
+    stored = pl.from_arrow(
+        con.execute(
+            f"""
+            select
+                source_row,
+                survey_year,
+                date_trunc('minute', submitted_at) as submitted_at,
+                {", ".join(c for c in KEY_CONTENT_COLUMNS if c != "submitted_at")},
+                respondent_age_group
+            from raw.responses
+            where source_kind = ? and unit_code = ? and survey_year = ?
+                and submitted_at <> date_trunc('minute', submitted_at)
+            """,  # noqa: S608 - column names are constants of this module
+            [source_kind, unit_code, survey_year],
+        ).to_arrow_table()
+    )
+    return add_response_keys(stored, source_kind=source_kind, unit_code=unit_code)["response_key"]
+
+
 class StoredScopes:
     """The (unit_code, survey_year) pairs that raw.responses holds rows of.
 
