@@ -581,6 +581,29 @@ def test_a_forms_export_saved_again_by_excel_is_not_loaded_twice(
     assert summary.files[0].rows_new == 1
 
 
+@pytest.mark.parametrize("clash", ["resaved-by-excel", "proven-month-first"])
+def test_two_exports_of_one_sheet_in_one_run_are_checked_against_each_other(
+    make_deployment, tmp_path: Path, clash: str
+) -> None:
+    """Both guards compare a file with stored responses; an earlier file of the same run,
+    unit and year is stored before the later one is checked, not held back in its group."""
+    if clash == "resaved-by-excel":
+        first = write_csv(tmp_path, _timed_to_the_second(8), name="first.csv")
+        later = write_csv(
+            tmp_path, _resaved_by_excel(_timed_to_the_second(8)), delimiter=";", name="copy.csv"
+        )
+        said = "8 of its responses are already stored, with seconds"
+    else:
+        first = write_csv(tmp_path, _us_export(8), name="first.csv")
+        later = write_csv(tmp_path, _us_export(9), name="later.csv")
+        said = "are month/day, but 7 of its responses are already stored"
+    config = make_deployment(forms=[(first, UNIT, YEAR), (later, UNIT, YEAR)])
+    summary, stored = _night(config)
+    assert [f.status for f in summary.files] == ["loaded", "rejected"]
+    assert (stored, summary.exit_code) == (8, 2)
+    assert said in summary.files[1].message
+
+
 def test_a_corrected_unit_is_named_at_the_next_run_and_a_rebuild_moves_the_responses(
     make_deployment, tmp_path: Path
 ) -> None:

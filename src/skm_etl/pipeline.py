@@ -317,6 +317,11 @@ def process_files(
         sizes = [0 if hashes.cached(s.path) in known else _size(s) for s in sources]
         for source, future, index in _read_ahead(pool, sources, read, sizes):
             done = _await_read(future)[index]
+            if group and _asks_the_store(source, done, group):
+                # a guard below compares the file with stored responses: an earlier file of
+                # the run of the same unit and year must be stored first, not wait in a group
+                _load_group(con, settings, group, run_id, scopes)
+                group, group_rows = [], 0
             staged = _stage(con, source, done, run_id, loaded)
             if isinstance(staged, FileOutcome):
                 if staged.status == "skipped" and (
@@ -716,7 +721,7 @@ def _stage(
         return _reject(con, outcome, run_id, source, sha, f"{name}: {read.checked}")
     if result.day_month_unsettled and (swapped := _stored_swapped(con, source, read)):
         return _reject(con, outcome, run_id, source, sha, swapped)
-    if resaved := _stored_with_seconds(con, source, read):
+    if _whole_minutes(source, read) and (resaved := _stored_with_seconds(con, source, read)):
         return _reject(con, outcome, run_id, source, sha, resaved)
     loaded.add(sha)
     return _Staged(source, outcome, read)
@@ -816,24 +821,38 @@ def _stored_swapped(con, source: SourceFile, read: _Read) -> str | None:
     )
 
 
+def _asks_the_store(source: SourceFile, read: _Read, group: list[_Staged]) -> bool:
+    """Whether a guard of `_stage` compares this read file with stored responses that a file
+    of the group (not stored yet) may bring: one of the same kind, unit and year."""
+    if read.unit is None or read.result is None or isinstance(read.checked, ValidationError):
+        return False
+    if not (read.result.day_month_unsettled or _whole_minutes(source, read)):
+        return False
+    scope = (source.kind, read.unit.code, read.result.survey_year)
+    return any(
+        (item.source.kind, item.read.unit.code, item.read.result.survey_year) == scope
+        for item in group
+    )
+
+
+def _whole_minutes(source: SourceFile, read: _Read) -> bool:
+    """A Google Forms file whose accepted responses are all timed on a whole minute."""
+    if source.kind != "google_forms" or not isinstance(read.checked, _Checked):
+        return False
+    stamp = read.checked.accepted["submitted_at"]
+    return bool(stamp.len() and not stamp.null_count() and (stamp.dt.truncate("1m") == stamp).all())
+
+
 def _stored_with_seconds(con, source: SourceFile, read: _Read) -> str | None:
     """Why a Google Forms file must not be loaded: a copy that lost its seconds.
 
     Google Forms times its responses to the second. A sheet's export opened in Excel and
     saved again as CSV has its times written h:mm: the same responses would be stored again
-    under other keys and count twice. Asked only of a Forms file whose times all fall on a
-    whole minute, and answered from the stored responses of its unit and year that have
-    seconds (an export of minute-precision times finds none).
+    under other keys and count twice. Asked of a Forms file whose times all fall on a whole
+    minute (`_whole_minutes`), and answered from the stored responses of its unit and year
+    that have seconds (an export of minute-precision times finds none).
     """
     accepted = read.checked.accepted
-    stamp = accepted["submitted_at"]
-    if (
-        source.kind != "google_forms"
-        or accepted.is_empty()
-        or stamp.null_count()
-        or (stamp.dt.truncate("1m") != stamp).any()
-    ):
-        return None
     unit, year = read.unit, read.result.survey_year
     stored = warehouse.keys_to_the_minute(con, source.kind, unit.code, year)
     count = accepted["response_key"].is_in(stored.implode()).sum() if stored.len() else 0

@@ -479,7 +479,7 @@ def keys_to_the_minute(
     responses these keys: `pipeline` asks for them when a file's times have no seconds.
     """
     stored = pl.from_arrow(
-        con.execute(
+        con.sql(
             f"""
             select
                 source_row,
@@ -491,7 +491,7 @@ def keys_to_the_minute(
             where source_kind = ? and unit_code = ? and survey_year = ?
                 and submitted_at <> date_trunc('minute', submitted_at)
             """,  # noqa: S608 - column names are constants of this module
-            [source_kind, unit_code, survey_year],
+            params=[source_kind, unit_code, survey_year],
         ).to_arrow_table()
     )
     return add_response_keys(stored, source_kind=source_kind, unit_code=unit_code)["response_key"]
