@@ -31,9 +31,10 @@ WINDOW = "  - {year: 2025, start: 2025-04-01, end: 2025-06-30}"
 OUT_OF_SCALE = "9"
 
 
-def _kill_after_load(config: Path) -> subprocess.CompletedProcess:
+def _kill_at(config: Path, point: str) -> subprocess.CompletedProcess:
+    """`phases.run_in_process` in a subprocess, SIGKILLed at the failpoint."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKM_ETL_")}
-    env.update(SKM_ETL_FAILPOINT="after-load", PYTHONPATH=os.pathsep.join([str(TESTS), *sys.path]))
+    env.update(SKM_ETL_FAILPOINT=point, PYTHONPATH=os.pathsep.join([str(TESTS), *sys.path]))
     return subprocess.run(
         [
             sys.executable,
@@ -70,7 +71,7 @@ def killed_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = _deployment(tmp_path_factory.mktemp("killed") / "deployment")
     h.tabulation(config.parent / "inbox" / "tabulasi_01.csv", h.unit_name(1), edit=_bad_rows)
     h.tabulation(config.parent / "inbox" / "tabulasi_02.csv", h.unit_name(2))
-    done = _kill_after_load(config)
+    done = _kill_at(config, "after-load")
     assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
     return config
 
@@ -150,6 +151,39 @@ def test_a_failed_run_in_between_leaves_the_report_to_the_next_published_one(
     summary = run_in_process(killed)
     assert [f.source_file for f in summary.carried] == ["tabulasi_01.csv", "tabulasi_02.csv"]
     assert summary.exit_code == pipeline.EXIT_REJECTIONS
+
+
+def test_a_run_killed_while_publishing_is_abandoned_and_reported_by_the_next_one(
+    tmp_path: Path,
+) -> None:
+    """A run records itself published just before it swaps its file in; killed in between,
+    the store said published although the served file stayed the previous run's, and no
+    run ever reported what it loaded. The next run finds out from the served file."""
+    config = _deployment(tmp_path / "deployment")
+    h.tabulation(config.parent / "inbox" / "tabulasi_01.csv", h.unit_name(1))
+    first = run_in_process(config)
+    h.tabulation(config.parent / "inbox" / "tabulasi_02.csv", h.unit_name(2), edit=_bad_rows)
+    done = _kill_at(config, "mid-publish")
+    assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
+    served = config.parent / "warehouse" / "skm.duckdb"
+    runs = _runs(_store(config))
+    assert [status for _, status, _, _ in runs] == ["published", "published"]
+    killed_run = runs[1][0]
+    assert [run for run, *_ in _runs(served)] == [first.run_id]
+
+    summary = run_in_process(config)
+    assert [(f.source_file, f.loaded_by, f.rows_rejected) for f in summary.carried] == [
+        ("tabulasi_02.csv", killed_run, 1)
+    ]
+    assert summary.exit_code == pipeline.EXIT_REJECTIONS
+    for path in (served, _store(config)):
+        runs = _runs(path)
+        assert [(run, status) for run, status, _, _ in runs] == [
+            (first.run_id, "published"),
+            (killed_run, "abandoned"),
+            (summary.run_id, "published"),
+        ]
+        assert runs[1][3] == warehouse.UNPUBLISHED_MESSAGE
 
 
 def _store(config: Path) -> Path:

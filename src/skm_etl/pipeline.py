@@ -1329,7 +1329,9 @@ def _record_run(settings: Settings, summary: RunSummary, *, status: str) -> None
     con = warehouse.open_store(settings.store)
     try:
         if status == "running":
-            warehouse.start_run(con, summary.run_id)
+            from skm_etl.publish.served import served_run
+
+            warehouse.start_run(con, summary.run_id, served_run=served_run(settings.warehouse))
         else:
             warehouse.finish_run(
                 con,

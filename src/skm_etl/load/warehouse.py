@@ -686,13 +686,37 @@ ABANDONED_MESSAGE = (
 )
 
 
-def start_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Record a run's start; earlier runs still 'running' died, since runs take a lock."""
+UNPUBLISHED_MESSAGE = (
+    "run berhenti saat menerbitkan (dihentikan atau mesin mati); file yang disajikan tetap "
+    "milik run sebelumnya, dan yang sudah dimuat diterbitkan oleh run berikutnya / the run "
+    "stopped while it published (killed or the machine went down): the served file stayed "
+    "the previous run's, and what it had loaded was published by a later run"
+)
+
+
+def start_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, *, served_run: str | None = None
+) -> None:
+    """Record a run's start; earlier runs still 'running' died, since runs take a lock.
+
+    `served_run` is the last run the served file shows published. A run records itself
+    published just before it swaps its file in (so that file shows it so); one recorded
+    published after the served file's run died before its swap: it is abandoned too.
+    """
     now = dt.datetime.now()
     con.execute(
         "update ops.runs set status = 'abandoned', message = ? where status = 'running'",
         [ABANDONED_MESSAGE],
     )
+    if served_run is not None:
+        con.execute(
+            """
+            update ops.runs set status = 'abandoned', message = ?
+            where status = 'published' and run_id <> ?
+                and started_at > (select started_at from ops.runs where run_id = ?)
+            """,
+            [UNPUBLISHED_MESSAGE, served_run, served_run],
+        )
     con.execute(
         "insert into ops.runs (run_id, started_at, status) values (?, ?, 'running')",
         [run_id, now],

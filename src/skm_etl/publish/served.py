@@ -251,3 +251,24 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def served_run(served: Path) -> str | None:
+    """The last run the served file shows published; None when it cannot be read (none yet,
+    or a BI tool holds it open for writing)."""
+    if not served.exists():
+        return None
+    try:
+        con = duckdb.connect(str(served), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        row = con.execute(
+            "select run_id from ops.runs where status = 'published' "
+            "order by started_at desc limit 1"
+        ).fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return row[0] if row else None
