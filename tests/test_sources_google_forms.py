@@ -527,18 +527,13 @@ def test_a_us_sheet_read_day_first_at_first_is_not_loaded_twice_once_proven_mont
 def _timed_to_the_second(rows: int) -> list[list[str]]:
     """The example's header and first `rows` responses, each time given its seconds, as
     Google Forms writes them (the example's times fall on whole minutes)."""
-    return [
-        ROWS[0],
-        *(
-            ROWS[i][:TIMESTAMP] + [ROWS[i][TIMESTAMP][:-2] + f"{10 + i}"] + ROWS[i][TIMESTAMP + 1 :]
-            for i in range(1, rows + 1)
-        ),
-    ]
+    seconds = {(i, TIMESTAMP): ROWS[i][TIMESTAMP][:-2] + f"{10 + i}" for i in range(1, rows + 1)}
+    return rows_with(seconds)[: rows + 1]
 
 
 def _resaved_by_excel(rows: list[list[str]]) -> list[list[str]]:
     """What Excel (id-ID) writes back when a Forms export is opened and saved as CSV: times
-    as d/mm/yyyy h:mm (the seconds gone), phone numbers as numbers in E notation, "≤" as
+    as dd/mm/yyyy h:mm (the seconds gone), phone numbers as numbers in E notation, "≤" as
     "?" (the Windows code page has no such character)."""
 
     def cell(column: int, value: str) -> str:
