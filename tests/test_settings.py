@@ -75,6 +75,16 @@ def test_a_token_is_read_from_the_named_environment_variable(
             id="window-reversed",
         ),
         pytest.param(
+            "warehouse: a.duckdb\nsurveys:\n  - {year: 2025, start: 2024-04-01, end: 2025-06-30}\n",
+            "spans 15 calendar months, at most 12",
+            id="window-over-a-year",
+        ),
+        pytest.param(
+            "warehouse: a.duckdb\nsurveys:\n  - {year: 2025, start: 2024-12-15, end: 2025-12-01}\n",
+            "spans 13 calendar months",
+            id="window-of-13-calendar-months",
+        ),
+        pytest.param(
             "warehouse: a.duckdb\nsurveys:\n  - {year: 2024, start: 2024-13-01, end: 2024-12-01}\n",
             "invalid value",
             id="bad-date",

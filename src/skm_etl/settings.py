@@ -370,6 +370,12 @@ def _surveys(items: Any, file: str) -> tuple[SurveyWindow, ...]:
         start, end = _date(item["start"], where), _date(item["end"], where)
         if end < start:
             raise ConfigError(f"{where}: end {end} is before start {start}")
+        if (months := (end.year - start.year) * 12 + end.month - start.month + 1) > 12:
+            raise ConfigError(
+                f"{where}: periode survei mencakup {months} bulan, paling banyak 12 / the window "
+                f"{start} – {end} spans {months} calendar months, at most 12 (SPEC §4: the "
+                "population in the window is a share of a year's)"
+            )
         if year in windows:
             raise ConfigError(f"{where}: year {year} is configured twice")
         windows[year] = SurveyWindow(year, start, end)

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
+from skm_etl.sources.plans import read_table_csv
+from skm_etl.sources.result import SourceFileError
 
 UNIT_TYPES = ("Balai Besar POM", "Balai POM", "Loka POM", "Pusat")
 REGISTRY_COLUMNS = ("unit_code", "unit_name", "unit_type", "province")
@@ -108,21 +109,13 @@ def unit_key(units: Path | None) -> Callable[[str], str]:
 def read_registry(path: Path) -> tuple[tuple[Unit, ...], dict[str, str]]:
     """Read units.csv: unit_code, unit_name, unit_type, province, optional aliases (';'-separated)."""
     try:
-        frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
-    except Exception as exc:  # noqa: BLE001 - any unreadable file becomes one clear message
-        raise UnitError(
-            f"registri unit tidak terbaca / unit registry {path.name} is unreadable: {exc}"
-        ) from exc
-    frame = frame.rename({c: c.strip().lower() for c in frame.columns})
-    missing = [c for c in REGISTRY_COLUMNS if c not in frame.columns]
-    if missing:
-        raise UnitError(
-            f"registri unit {path.name}: kolom hilang / missing column(s) {', '.join(missing)}; "
-            f"expected {', '.join(REGISTRY_COLUMNS)}[, aliases]"
-        )
+        frame = read_table_csv(path, REGISTRY_COLUMNS)
+    except SourceFileError as exc:
+        raise UnitError(f"registri unit / unit registry {exc}; optional column: aliases") from exc
     units: list[Unit] = []
     aliases: dict[str, str] = {}
     seen: set[str] = set()
+    names: dict[str, int] = {}
     for line, row in enumerate(frame.iter_rows(named=True), start=2):
         code = (row["unit_code"] or "").strip()
         name = " ".join((row["unit_name"] or "").split())
@@ -140,6 +133,12 @@ def read_registry(path: Path) -> tuple[tuple[Unit, ...], dict[str, str]]:
             raise UnitError(
                 f"registri unit {path.name} baris {line}: unit_type {unit_type!r} tidak dikenal / unknown; "
                 f"use one of {', '.join(UNIT_TYPES)}"
+            )
+        if (earlier := names.setdefault(normalise_name(name), line)) != line:
+            raise UnitError(
+                f"registri unit {path.name} baris {line}: unit_name {name!r} sudah ada di baris "
+                f"{earlier} / already on line {earlier}: a name must name one unit (put other "
+                "spellings in aliases)"
             )
         seen.add(code)
         province = (row["province"] or "").strip() or None

@@ -7,6 +7,7 @@ or unsur is reported with its line number and left out; the rest of the file is 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from skm_etl.reference.model import Reference, compact_key
+from skm_etl.sources.constants import CSV_DELIMITERS
 from skm_etl.sources.result import SourceFileError
 
 POPULATION_COLUMNS = ("tahun", "unit_kerja", "jenis_layanan", "populasi")
@@ -53,9 +55,9 @@ class PlanFile:
 
 def read_populations(path: Path, reference: Reference, unit_code: Callable[[str], str]) -> PlanFile:
     """Read `tahun, unit_kerja, jenis_layanan, populasi`; `tahun` is the survey year it serves."""
-    table = _read(path, POPULATION_COLUMNS)
+    table = read_table_csv(path, POPULATION_COLUMNS)
     layanan = reference.layanan_keys()
-    out: list[dict[str, object]] = []
+    lines: dict[tuple, list[tuple[int, dict[str, object], str]]] = {}
     issues: list[tuple[int, str, str, str]] = []
     for line, row in enumerate(table.iter_rows(named=True), start=2):
         try:
@@ -68,13 +70,44 @@ def read_populations(path: Path, reference: Reference, unit_code: Callable[[str]
         except _RowError as exc:
             issues.append((line, exc.column, exc.value, exc.reason))
             continue
-        out.append(record)
+        key = (record["survey_year"], record["unit_code"], record["layanan_code"])
+        lines.setdefault(key, []).append((line, record, row["populasi"] or ""))
+    out: list[dict[str, object]] = []
+    for rows in lines.values():
+        (first, record, _), *again = rows
+        if not again:
+            out.append(record)
+        elif len({r["populasi"] for _, r, _ in rows}) == 1:
+            out.append(record)  # the same row typed twice: the first counts
+            issues.extend(
+                (
+                    line,
+                    "populasi",
+                    typed,
+                    f"baris ganda dari baris {first} / the same row as line {first}, left out",
+                )
+                for line, _, typed in again
+            )
+        else:  # which one is right cannot be told: the layanan has no population
+            numbers = ", ".join(str(line) for line, _, _ in rows)
+            issues.extend(
+                (
+                    line,
+                    "populasi",
+                    typed,
+                    f"populasi berbeda untuk tahun, unit dan layanan yang sama di baris {numbers} / "
+                    f"different populasi for the same year, unit and layanan on lines {numbers}: "
+                    "keep one row",
+                )
+                for line, _, typed in rows
+            )
+    issues.sort(key=lambda issue: issue[0])
     return PlanFile(pl.DataFrame(out, schema=POPULATION_SCHEMA), issues)
 
 
 def read_rtl(path: Path, reference: Reference, unit_code: Callable[[str], str]) -> PlanFile:
     """Read the follow-up plans; `jenis_layanan` may be blank for a plan of the whole unit."""
-    table = _read(path, RTL_COLUMNS)
+    table = read_table_csv(path, RTL_COLUMNS)
     layanan = reference.layanan_keys()
     unsur = {}
     for code, name in reference.questionnaire.unsur:
@@ -123,21 +156,37 @@ class _RowError(Exception):
         self.column, self.value, self.reason = column, "" if value is None else str(value), reason
 
 
-def _read(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
-    try:
-        table = pl.read_csv(
-            path, infer_schema=False, encoding="utf8-lossy", truncate_ragged_lines=True
+def read_table_csv(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
+    """Read a small CSV typed by hand whose header names `columns` (any case and spacing),
+    every cell as text. The delimiter is the first of `CSV_DELIMITERS` whose header holds
+    every column: Excel saves CSV with semicolons in an Indonesian locale."""
+    missing, found = list(columns), []
+    for delimiter in CSV_DELIMITERS:
+        try:
+            table = pl.read_csv(
+                path,
+                separator=delimiter,
+                infer_schema=False,
+                encoding="utf8-lossy",
+                truncate_ragged_lines=True,
+            )
+        except Exception as exc:  # noqa: BLE001 - any unreadable file becomes one clear message
+            raise SourceFileError(
+                f"{path.name}: file tidak terbaca / unreadable CSV ({exc})"
+            ) from exc
+        table = table.rename(
+            {c: "_".join(c.strip().lower().lstrip("\ufeff").split()) for c in table.columns}
         )
-    except Exception as exc:  # noqa: BLE001 - any unreadable file becomes one clear message
-        raise SourceFileError(f"{path.name}: file tidak terbaca / unreadable CSV ({exc})") from exc
-    table = table.rename({c: c.strip().lower().replace(" ", "_") for c in table.columns})
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise SourceFileError(
-            f"{path.name}: kolom hilang / missing column(s) {', '.join(missing)}; "
-            f"kolom yang diharapkan / expected columns: {', '.join(columns)}"
-        )
-    return table
+        absent = [c for c in columns if c not in table.columns]
+        if not absent:
+            return table
+        if delimiter == ",":
+            missing, found = absent, [c for c in table.columns if c]
+    raise SourceFileError(
+        f"{path.name}: kolom hilang / missing column(s) {', '.join(missing)}; kolom yang "
+        f"diharapkan / expected columns: {', '.join(columns)}; kolom yang ada / columns found: "
+        f"{', '.join(found) or '(none)'}"
+    )
 
 
 def _year(value: str | None) -> int:
@@ -151,14 +200,23 @@ def _year(value: str | None) -> int:
 
 
 def _count(value: str | None) -> int:
-    text = (value or "").strip().replace(".", "").replace(",", "")
-    if not text.isdigit():
-        raise _RowError(
-            "populasi",
-            value,
-            "populasi harus bilangan bulat ≥ 0 / populasi must be a whole number ≥ 0",
-        )
-    return int(text)
+    """A whole number as typed: `1234`, grouped by thousands (`1.234`, `1,234`, `1 234`: the
+    Indonesian and the English way), or with a zero fraction (`5.0`, `5,00`, as a spreadsheet
+    may write a number). Anything else is no count: `12,5` is refused, not read as 125."""
+    text = (value or "").strip()
+    if _GROUPED.fullmatch(text):
+        return int(re.sub(r"[.,\s]", "", text))
+    if whole := _ZERO_FRACTION.fullmatch(text):
+        return int(whole.group(1))
+    raise _RowError(
+        "populasi",
+        value,
+        "populasi harus bilangan bulat ≥ 0 / populasi must be a whole number ≥ 0",
+    )
+
+
+_GROUPED = re.compile(r"\d{1,3}(?:([.,\s])\d{3})(?:\1\d{3})*|\d+")
+_ZERO_FRACTION = re.compile(r"(\d+)[.,]0+")
 
 
 def _unit(value: str | None, unit_code: Callable[[str], str]) -> str:
