@@ -26,6 +26,7 @@ from skm_etl import pipeline
 from skm_etl.bench.generate import generate
 from skm_etl.load import warehouse
 from skm_etl.settings import load_settings
+from tests.conftest import SAPAAPIP_CSV
 
 
 def _sources(count: int) -> list[pipeline.SourceFile]:
@@ -182,6 +183,28 @@ def test_threads_archiving_the_same_content_at_once_all_succeed(inbox: Path) -> 
     stored = list((settings.archive_dir / "sapaapip" / sha[:2]).iterdir())
     assert [p.name for p in stored] == [f"{sha}.csv"]
     assert warehouse.file_sha256(stored[0]) == sha
+
+
+def test_files_windows_and_office_leave_in_the_inbox_are_not_exports_and_folders_are_named(
+    make_deployment,
+) -> None:
+    config = make_deployment(inbox=[SAPAAPIP_CSV])
+    inbox = config.parent / "inbox"
+    (inbox / "~$tabulasi.xlsx").write_bytes(b"\x0bowner" + bytes(155))  # Excel's owner file
+    (inbox / "Thumbs.db").write_bytes(bytes(64))
+    (inbox / "desktop.ini").write_text("[.ShellClassInfo]\n", encoding="utf-8")
+    (inbox / "arsip").mkdir()
+    shutil.copy(SAPAAPIP_CSV, inbox / "arsip" / "tabulasi_lama.csv")
+    settings = load_settings(config)
+    assert [s.path.name for s in pipeline.discover(settings)] == [SAPAAPIP_CSV.name]
+    summary = pipeline.RunSummary(run_id=warehouse.new_id(), started_at=dt.datetime.now())
+    summary.files.extend(pipeline.prepare(settings, summary.run_id).plan_files)
+    [folder] = summary.files
+    assert (folder.source_file, folder.status) == ("arsip/", "skipped")
+    assert "a folder inside the inbox is not read" in folder.message
+    summary.published = True
+    assert summary.exit_code == pipeline.EXIT_OK
+    assert "skipped  arsip/" in summary.render()
 
 
 @pytest.mark.parametrize("kind", ["missing", "a file"])

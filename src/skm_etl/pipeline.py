@@ -207,6 +207,8 @@ def prepare(settings: Settings, run_id: str) -> Prepared:
         }
         if settings.inbox is not None and not settings.inbox.is_dir():
             prepared.plan_files.append(_missing_inbox(con, settings, run_id))
+        elif settings.inbox is not None:
+            prepared.plan_files.extend(_inbox_folders(settings))
         write_reference_tables(
             con,
             reference=reference,
@@ -281,9 +283,35 @@ def discover(settings: Settings, fetched: list[SourceFile] | None = None) -> lis
             files.append(SourceFile.declared(source, source.path, f"source:{source.name}"))
     if settings.inbox is not None and settings.inbox.is_dir():
         for path in sorted(settings.inbox.iterdir()):
-            if path.is_file() and not path.name.startswith("."):
+            if path.is_file() and not _left_by_the_system(path.name):
                 files.append(SourceFile(path, "sapaapip", "inbox"))
     return files
+
+
+def _left_by_the_system(name: str) -> bool:
+    """Hidden files, and those Windows and Office leave next to a user's files: `~$x.xlsx`
+    (the owner file of a workbook open in Excel), Thumbs.db, desktop.ini. Never an export."""
+    return name.startswith((".", "~$")) or name.lower() in _SYSTEM_FILES
+
+
+_SYSTEM_FILES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini"})
+
+
+def _inbox_folders(settings: Settings) -> list[FileOutcome]:
+    """A folder inside the inbox, listed so that exports put there are not silently unread."""
+    return [
+        FileOutcome(
+            source_file=f"{path.name}/",
+            origin="inbox",
+            status="skipped",
+            message=(
+                "folder di dalam inbox tidak dibaca; letakkan tabulasi langsung di inbox / a "
+                "folder inside the inbox is not read: put tabulations in the inbox itself"
+            ),
+        )
+        for path in sorted(settings.inbox.iterdir())
+        if path.is_dir() and not _left_by_the_system(path.name)
+    ]
 
 
 def process_files(
