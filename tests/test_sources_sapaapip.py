@@ -600,6 +600,21 @@ def test_a_summary_sheet_before_the_tabulation_gives_way_to_it(
     )
 
 
+def test_a_second_tabulation_sheet_is_named_as_not_read(tmp_path: Path, ref, from_csv) -> None:
+    path = write_workbook(tmp_path / "dua.xlsx", LINES)
+    book = openpyxl.load_workbook(path)
+    copy = book.copy_worksheet(book["Sheet"])
+    copy.title = "Juli"
+    book.create_sheet("Catatan").append(["dibuat oleh admin"])
+    book.save(path)
+    result = read_sapaapip(path, ref)
+    assert_frame_equal(result.responses.drop("source_row"), from_csv.responses.drop("source_row"))
+    [warning] = result.warnings
+    assert "sheet 'Juli' is a complete tabulation too but was not read (only sheet 'Sheet' is)" in (
+        warning
+    )
+
+
 def test_a_workbook_with_no_complete_tabulation_names_the_sheet_it_tried(
     tmp_path: Path, ref
 ) -> None:

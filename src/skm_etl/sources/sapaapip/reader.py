@@ -149,7 +149,8 @@ def _tabulation(sheets: list[Sheet], ref: Reference, name: str) -> tuple[Sheet, 
     is named in the message when no sheet will do.
     """
     failures: list[tuple[Sheet, SourceFileError]] = []
-    for sheet, index in _header_rows(sheets):
+    headers = _header_rows(sheets)
+    for sheet, index in headers:
         try:
             layout = _layout(sheet, index, ref, name)
         except SourceFileError as exc:
@@ -160,6 +161,14 @@ def _tabulation(sheets: list[Sheet], ref: Reference, name: str) -> tuple[Sheet, 
             layout.warnings.append(
                 f"lembar {skipped} bukan tabulasi lengkap; dibaca lembar '{sheet.name}' / "
                 f"sheet {skipped} is not a complete tabulation; read sheet '{sheet.name}'"
+            )
+        if unread := ", ".join(f"'{s.name}'" for s, i in headers if _complete(s, i, ref, name)):
+            # one file, one tabulation: the responses of a second one must not pass unseen
+            layout.warnings.append(
+                f"lembar {unread} juga tabulasi lengkap tetapi tidak dibaca (hanya lembar "
+                f"'{sheet.name}'); simpan tiap tabulasi sebagai file tersendiri / sheet "
+                f"{unread} is a complete tabulation too but was not read (only sheet "
+                f"'{sheet.name}' is): save each tabulation as a file of its own"
             )
         return sheet, layout
     if len(sheets) == 1 and failures:
@@ -175,6 +184,14 @@ def _tabulation(sheets: list[Sheet], ref: Reference, name: str) -> tuple[Sheet, 
         f"found in the first {HEADER_SCAN_ROWS} rows of {name}",
         *ACTION_REEXPORT,
     )
+
+
+def _complete(sheet: Sheet, index: int, ref: Reference, name: str) -> bool:
+    try:
+        _layout(sheet, index, ref, name)
+    except SourceFileError:
+        return False
+    return True
 
 
 def _header_rows(sheets: list[Sheet]) -> Iterator[tuple[Sheet, int]]:
