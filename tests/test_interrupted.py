@@ -110,7 +110,7 @@ def test_the_next_run_reports_the_rejections_of_a_run_killed_after_loading_once(
         f"  carried  tabulasi_01.csv [{h.unit_name(1)} 2025] read 14, accepted 13, rejected 1"
         in text
     )
-    assert f"loaded by run {killed_run[0]}, which was killed or stopped before it reported" in text
+    assert f"loaded by run {killed_run[0]}, which ended before it published" in text
     [reason] = summary.carried[0].rejection_reasons
     assert reason[0] == "q1" and reason[2] == 1
     assert f"x 1 × q1: {reason[1]}" in text

@@ -291,10 +291,10 @@ def test_a_run_left_running_is_marked_abandoned_when_the_next_one_starts(store) 
     assert " / the run stopped without finishing" in rows[0][2]
 
 
-def test_interrupted_loads_are_the_batches_of_runs_killed_since_the_last_published_one(
+def test_interrupted_loads_are_the_batches_of_runs_killed_or_failed_since_the_last_published_one(
     store,
 ) -> None:
-    rows = responses(12)
+    rows = responses(16)
 
     def killed_run(run_id: str, sha: str, rejected_rows: list[int], part: int) -> None:
         warehouse.start_run(store, run_id)
@@ -320,8 +320,13 @@ def test_interrupted_loads_are_the_batches_of_runs_killed_since_the_last_publish
     killed_run("killed", "sha-2", [7, 7, 9], 1)
     killed_run("replayed", "sha-3", [11], 2)
     store.execute("update ops.load_batches set status = 'replayed' where run_id = 'replayed'")
+    # a run that failed after loading (its build, say) printed its rejections, but exit 1
+    # published nothing: the run that publishes its rows reports them too
+    killed_run("failed", "sha-4", [14], 3)
+    store.execute("update ops.runs set status = 'failed', exit_code = 1 where run_id = 'failed'")
     warehouse.start_run(store, "now")
-    [load] = warehouse.interrupted_loads(store)
+    load, failed = warehouse.interrupted_loads(store)
+    assert (failed.run_id, failed.source_file, failed.rows_rejected) == ("failed", "sha-4.csv", 1)
     assert (load.run_id, load.source_file, load.rows_rejected) == ("killed", "sha-2.csv", 2)
     assert (load.rows_read, load.rows_accepted, load.rows_new) == (4, 4, 4)
     assert load.reasons == [("q1", "di luar skala / out of scale", 3)]

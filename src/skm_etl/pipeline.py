@@ -128,7 +128,7 @@ class FileOutcome:
     rows_new: int = 0
     message: str | None = None
     warnings: list[str] = field(default_factory=list)
-    # status "carried": the run, killed or stopped before it reported, that loaded the file
+    # status "carried": the run, ended before it published (killed, stopped, failed), that loaded the file
     loaded_by: str | None = None
     # why rows were rejected, the commonest first: (column, reason, rejected cells)
     rejection_reasons: list[tuple[str | None, str, int]] = field(default_factory=list)
@@ -1033,7 +1033,7 @@ class RunSummary:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     unit_results: list[tuple] = field(default_factory=list)
-    # files loaded by runs killed or stopped since the last published run (status "carried"): this
+    # files loaded by runs killed, stopped or failed since the last published run (status "carried"): this
     # run is the first to report them, their rejected rows among its own (`read_back`)
     carried: list[FileOutcome] = field(default_factory=list)
 
@@ -1055,7 +1055,7 @@ class RunSummary:
 
     @property
     def carried_note(self) -> str | None:
-        """ops.runs' message of a run that reports rejections of killed or stopped runs."""
+        """ops.runs' message of a run that reports rejections of killed, stopped or failed runs."""
         if not self.carried_rows_rejected:
             return None
         runs = ", ".join(dict.fromkeys(f.loaded_by for f in self.carried if f.loaded_by))
@@ -1274,7 +1274,7 @@ def publish_served(settings: Settings, run_id: str) -> None:
 
 
 def read_back(settings: Settings, summary: RunSummary) -> None:
-    """Fill the summary with the unit results, what runs killed or stopped since the last
+    """Fill the summary with the unit results, what runs killed, stopped or failed since the last
     published one loaded (`summary.carried`), and the out-of-window responses of this run's files and
     of those."""
     con = warehouse.open_store(settings.store)
@@ -1291,9 +1291,9 @@ def read_back(settings: Settings, summary: RunSummary) -> None:
                 rows_rejected=load.rows_rejected,
                 rows_new=load.rows_new,
                 message=(
-                    f"dimuat oleh run {load.run_id} yang terhenti sebelum selesai / loaded by "
-                    f"run {load.run_id}, which was killed or stopped before it reported: "
-                    "reported here"
+                    f"dimuat oleh run {load.run_id} yang berakhir sebelum menerbitkan / loaded "
+                    f"by run {load.run_id}, which ended before it published (killed, stopped "
+                    "or failed): reported here"
                 ),
                 rejection_reasons=load.reasons,
                 loaded_by=load.run_id,

@@ -725,8 +725,8 @@ def start_run(
 
 @dataclass(frozen=True)
 class InterruptedLoad:
-    """A file loaded by a run that was killed before it published: no summary and no exit
-    code ever reported it."""
+    """A file loaded by a run that ended before it published (killed, stopped or failed): no
+    published run's exit code reported it."""
 
     run_id: str
     source_file: str
@@ -741,14 +741,16 @@ class InterruptedLoad:
 
 
 def interrupted_loads(con: duckdb.DuckDBPyConnection) -> list[InterruptedLoad]:
-    """The files loaded by runs abandoned or stopped since the last published run, still in
-    the store.
+    """The files loaded by runs abandoned, stopped or failed since the last published run,
+    still in the store.
 
     A run killed (or stopped by a signal) after loading some files leaves them loaded (the
     next run skips them as unchanged), but it printed no summary and exited with no code of
-    its own, so their rejected rows were reported nowhere. The next run to publish reports them (SPEC §8: exit 2). Runs take
-    a lock, so a run abandoned before the last published one started was reported by it; a
-    replayed batch has been read again, and reported, by its replay.
+    its own, so their rejected rows were reported nowhere. A run that failed after loading
+    printed them, but exited 1, publishing nothing. Either way the run that publishes those
+    files' rows reports them (SPEC §8: exit 2). Runs take a lock, so a run that ended before
+    the last published one started was reported by it; a replayed batch has been read again,
+    and reported, by its replay.
     """
     rows = con.execute(
         """
@@ -756,7 +758,7 @@ def interrupted_loads(con: duckdb.DuckDBPyConnection) -> list[InterruptedLoad]:
             b.rows_read, b.rows_accepted, b.rows_rejected, b.rows_new
         from ops.load_batches as b
         join ops.runs as r on r.run_id = b.run_id
-        where r.status in ('abandoned', 'stopped') and b.status = 'loaded'
+        where r.status in ('abandoned', 'stopped', 'failed') and b.status = 'loaded'
             and r.started_at > coalesce(
                 (select max(started_at) from ops.runs where status = 'published'),
                 timestamp '-infinity'
