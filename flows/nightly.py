@@ -134,7 +134,7 @@ def _run(
         files = (
             pipeline.start_replay(settings, replay_plan)
             if replay_plan is not None
-            else pipeline.discover(settings, fetched)
+            else pipeline.files_of_the_night(settings, prepared, summary, fetched)
         )
         for outcome in process_files_task(settings, prepared, files, summary.run_id):
             summary.files.append(outcome)

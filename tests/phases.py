@@ -19,9 +19,8 @@ def run_in_process(config: Path) -> pipeline.RunSummary:
     summary = pipeline.RunSummary(run_id=new_id(), started_at=dt.datetime.now())
     pipeline.record_run(settings, summary, status="running")
     prepared = pipeline.prepare(settings, summary.run_id)
-    summary.files.extend(
-        pipeline.process_files(settings, prepared, pipeline.discover(settings), summary.run_id)
-    )
+    files = pipeline.files_of_the_night(settings, prepared, summary, [])
+    summary.files.extend(pipeline.process_files(settings, prepared, files, summary.run_id))
     failpoints.hit(settings.failpoint, "after-load")
     pipeline.build_marts(settings)
     pipeline.read_back(settings, summary)

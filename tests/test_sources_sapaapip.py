@@ -199,8 +199,19 @@ PORTABLE = [line.replace("≤ SMA/Sederajat", "SMA") for line in PORTABLE]
         {"encoding": "latin-1"},
         {"encoding": "utf-16", "delimiter": "\t"},
         {"newline": "\r\n"},
+        {"newline": "\r\r\n"},
+        {"newline": "\r\r\n", "encoding": "utf-16"},
     ],
-    ids=["semicolon", "utf8-bom", "cp1252-semicolon", "latin1", "utf16-tab", "crlf"],
+    ids=[
+        "semicolon",
+        "utf8-bom",
+        "cp1252-semicolon",
+        "latin1",
+        "utf16-tab",
+        "crlf",
+        "cr-crlf",
+        "cr-crlf-utf16",
+    ],
 )
 def test_encodings_and_delimiters_give_the_same_responses(tmp_path: Path, ref, dialect) -> None:
     baseline = read_lines(tmp_path, PORTABLE, ref, name="baseline.csv")

@@ -275,6 +275,24 @@ def _read_plan_file(
     return plan.rows
 
 
+def files_of_the_night(
+    settings: Settings, prepared: Prepared, summary: RunSummary, fetched: list[SourceFile]
+) -> list[SourceFile]:
+    """The files a nightly run loads: the archived files of units the registry now codes
+    otherwise (`plan_moved_units`, said in the summary's warnings), then `discover`'s."""
+    try:
+        moved, notes = plan_moved_units(settings, prepared)
+    except ConfigError as exc:  # an archived file gone: the unit stays as stored, said so
+        summary.warnings.append(
+            "unit dengan kode baru tidak dapat dimuat ulang / units the registry codes anew "
+            f"cannot be loaded again: {exc}"
+        )
+        moved, notes = ReplayPlan([], []), []
+    summary.warnings.extend(notes)
+    replayed = start_replay(settings, moved) if moved.sources else []
+    return [*replayed, *discover(settings, fetched)]
+
+
 def discover(settings: Settings, fetched: list[SourceFile] | None = None) -> list[SourceFile]:
     """List the files of this run: fetched ones, declared paths, then the inbox by name."""
     files: list[SourceFile] = list(fetched or [])
@@ -1508,8 +1526,17 @@ class ReplayPlan:
     loaded_sha256: list[str]
 
 
-def plan_replay(settings: Settings, *, year: int | None, unit: str | None) -> ReplayPlan:
+def plan_replay(
+    settings: Settings,
+    *,
+    year: int | None,
+    unit: str | None,
+    moved_by: UnitResolver | None = None,
+) -> ReplayPlan:
     """Find the archived files of the loaded batches a replay reloads, changing nothing.
+
+    With `moved_by`, only the batches whose unit that resolver names with another code than
+    the one they were stored under (`plan_moved_units`).
 
     Raises ConfigError when no loaded file matches, or when an archived file is missing:
     a rebuild asked wrongly is refused before the run reads or writes anything.
@@ -1519,7 +1546,8 @@ def plan_replay(settings: Settings, *, year: int | None, unit: str | None) -> Re
     try:
         batches = con.execute(
             """
-            select distinct source_sha256, source_kind, source_file, unit_name, survey_year
+            select distinct source_sha256, source_kind, source_file, unit_name, survey_year,
+                unit_code
             from ops.load_batches
             -- 'replayed' too: a replay that died half way can be run again
             where status in ('loaded', 'replayed')
@@ -1531,6 +1559,21 @@ def plan_replay(settings: Settings, *, year: int | None, unit: str | None) -> Re
         if unit is not None:  # by name or code: both key to the unit's code
             wanted = key(unit)
             batches = [b for b in batches if key(b[3]) == wanted]
+        if moved_by is not None:
+            # a file loaded again under its new code is done; one whose replay died is not
+            done = set(
+                con.execute(
+                    "select source_sha256, unit_code from ops.load_batches where status = 'loaded'"
+                ).fetchall()
+            )
+            batches = [
+                b
+                for b in batches
+                if (now := _code_now(moved_by, b[3])) not in (None, b[5])
+                and (b[0], now) not in done
+            ]
+            if not batches:
+                return ReplayPlan([], [])
         if not batches:
             raise ConfigError(
                 "tidak ada file yang pernah dimuat untuk pilihan ini / no loaded file matches "
@@ -1541,7 +1584,7 @@ def plan_replay(settings: Settings, *, year: int | None, unit: str | None) -> Re
         con.close()
     sources: list[SourceFile] = []
     missing: list[str] = []
-    for loaded_sha, kind, source_file, unit_name, survey_year in batches:
+    for loaded_sha, kind, source_file, unit_name, survey_year, _ in batches:
         sha = erased.get(loaded_sha, loaded_sha)  # blanked by an erasure since its load
         found = sorted((settings.archive_dir / kind / sha[:2]).glob(f"{sha}.*"))
         found = [p for p in found if p.suffix.lower() in READABLE_SUFFIXES]
@@ -1579,6 +1622,64 @@ def plan_replay(settings: Settings, *, year: int | None, unit: str | None) -> Re
             + ", ".join(missing)
         )
     return ReplayPlan(sources, [b[0] for b in batches])
+
+
+def _code_now(resolver: UnitResolver, unit_name: str | None) -> str | None:
+    """The code the resolver gives a stored unit's name; None for a name it does not know."""
+    try:
+        return resolver.resolve(unit_name or "").code
+    except UnitError:
+        return None
+
+
+def plan_moved_units(settings: Settings, prepared: Prepared) -> tuple[ReplayPlan, list[str]]:
+    """The loaded files to load again because the registry now names their unit with another
+    code (a registry added to a deployment that ran without one, a code corrected), and a
+    line for the run summary about each such unit.
+
+    A unit's responses are stored, and keyed, under its code: left there, a unit would
+    stand twice in the marts (its old code and the registry's) and a re-export of its
+    files would count its respondents again. Read again from the archive, they are stored
+    under the code the registry gives their name, exactly as a new load would store them.
+    """
+    plan = plan_replay(settings, year=None, unit=None, moved_by=prepared.resolver)
+    con = warehouse.open_store(settings.store)
+    try:
+        stored = con.execute(
+            "select distinct unit_name, unit_code from ops.load_batches "
+            "where status = 'loaded' and unit_name is not null order by unit_name"
+        ).fetchall()
+        unknown = [
+            f"{name} ({code}): unit tersimpan yang tidak ada di registri unit; tambahkan ke "
+            f"{settings.units.name} (atau sebagai alias) agar tidak tampil sebagai unit "
+            f"tersendiri / a stored unit the unit registry does not know: add it to "
+            f"{settings.units.name} (or as an alias of its unit), or it stands apart in "
+            "the marts and the national roll-up"
+            for name, code in stored
+            if prepared.resolver.has_registry and _code_now(prepared.resolver, name) is None
+        ]
+        if not plan.sources:
+            return plan, unknown
+        moved = con.execute(
+            """
+            select unit_name, unit_code, count(distinct source_sha256)
+            from ops.load_batches
+            where source_sha256 in (select unnest(?::varchar[])) and status in ('loaded', 'replayed')
+            group by all
+            order by unit_name
+            """,
+            [plan.loaded_sha256],
+        ).fetchall()
+    finally:
+        con.close()
+    notes = [
+        f"{name}: registri unit kini memberi kode {_code_now(prepared.resolver, name)} (tersimpan "
+        f"sebagai {code}); {files} file arsipnya dimuat ulang / the unit registry now gives it "
+        f"the code {_code_now(prepared.resolver, name)} (stored as {code}): its {files} "
+        "archived file(s) are loaded again under it"
+        for name, code, files in moved
+    ]
+    return plan, notes + unknown
 
 
 def _source_of(settings: Settings, source_file: str) -> SourceConfig | None:

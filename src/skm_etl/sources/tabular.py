@@ -137,8 +137,10 @@ def csv_text(path: Path) -> str:
 
 
 def _lf_text(data: bytes, name: str) -> str:
-    """`decode_text` with every line break written as LF (see `csv_text`)."""
-    return decode_text(data, name).replace("\r\n", "\n").replace("\r", "\n")
+    """`decode_text` with every line break written as LF (see `csv_text`); CR CR LF, a CR LF
+    file passed once more through a LF → CR LF conversion (FTP in ASCII mode, say), is one."""
+    text = decode_text(data, name)
+    return text.replace("\r\r\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _csv_frame(path: Path) -> pl.DataFrame:
@@ -194,7 +196,11 @@ def _plain_utf8(data: bytes) -> bytes | None:
     if data.startswith(UTF8_BOM) or data[:2] in UTF16_BOMS or b"\x00" in data:
         return None
     # replace() scans the whole file even when it finds nothing; `in` is a fast byte search
-    payload = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in data else data
+    payload = (
+        data.replace(b"\r\r\n", b"\n").replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\r" in data
+        else data
+    )
     try:
         # Rust's UTF-8 check accepts exactly what Python's strict decoder accepts
         pl.Series([payload], dtype=pl.Binary).cast(pl.Utf8)
