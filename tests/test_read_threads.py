@@ -467,3 +467,14 @@ def test_a_declared_form_without_answers_loads_nothing_and_is_not_a_rejection(
     (tmp_path / "form.csv").write_text(export.read_text(encoding="utf-8"), encoding="utf-8")
     (answered,) = _run(config)  # the first answers change the export: it is read again
     assert (answered.status, answered.rows_new) == ("loaded", 9)
+
+
+def test_an_error_of_several_lines_is_printed_as_lines_under_failed() -> None:
+    summary = pipeline.RunSummary(run_id="r", started_at=dt.datetime(2025, 7, 1))
+    summary.error = (
+        "config.yaml is not valid YAML:\n  found character '\\t' that cannot\n\tstart any token\n"
+    )
+    text = summary.render()
+    assert "FAILED: config.yaml is not valid YAML:\n" in text
+    assert "\n        found character '\\t' that cannot\n        start any token\n" in text
+    assert "\\n" not in text

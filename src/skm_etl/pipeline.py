@@ -1157,7 +1157,10 @@ class RunSummary:
                 )
                 lines.append(f"  {year}  {_shown(unit):<40} n={counted:<6} {index}")
         if self.error:
-            lines.append(f"FAILED: {_shown(self.error_shown)}")
+            # a message of several lines (YAML's, dbt's) keeps them, indented under the first
+            first, *rest = self.error_shown.replace("\t", " ").splitlines() or [""]
+            lines.append(f"FAILED: {_shown(first)}")
+            lines.extend(f"        {_shown(line.strip())}" for line in rest if line.strip())
             lines.append(
                 "nothing was published; the previous served file stays / tidak ada yang diterbitkan"
             )
