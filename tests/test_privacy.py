@@ -875,3 +875,12 @@ def test_the_erase_command_needs_exactly_one_selector(deployment: Deployment) ->
         assert erase_command(str(deployment.config), name="A", phone="0812") == 1
         assert erase_command(str(deployment.config)) == 1
     assert "exactly one of --response-key, --name or --phone" in out.getvalue()
+
+
+def test_a_response_key_that_is_no_key_is_refused_before_anything_is_read(tmp_path: Path) -> None:
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdout", out)
+        # no config is read either: the key is refused first
+        assert erase_command(str(tmp_path / "absent.yaml"), response_key="abc") == 1
+    assert "--response-key harus 64 digit heksadesimal / must be 64 hex digits" in out.getvalue()

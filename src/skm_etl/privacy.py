@@ -483,6 +483,12 @@ def erase_command(
     0: the respondent's data was erased (or, with --dry-run, was found); 1: nothing
     matched, or the erasure could not run. The name and phone are never printed.
     """
+    if response_key is not None and not re.fullmatch(r"[0-9a-f]{64}", response_key.strip().lower()):
+        print(
+            "skm-etl erase: --response-key harus 64 digit heksadesimal / must be 64 hex digits "
+            "(raw.responses.response_key, as ops and the marts show it)"
+        )
+        return 1
     try:
         settings = load_settings(config)
         erasure = plan_and_erase(
