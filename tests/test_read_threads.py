@@ -8,6 +8,7 @@ many batches are in flight at once and the threads finish out of order.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import hashlib
 import logging
@@ -26,7 +27,7 @@ from skm_etl import pipeline
 from skm_etl.bench.generate import generate
 from skm_etl.load import warehouse
 from skm_etl.settings import load_settings
-from tests.conftest import SAPAAPIP_CSV
+from tests.conftest import REPO, SAPAAPIP_CSV
 
 
 def _sources(count: int) -> list[pipeline.SourceFile]:
@@ -478,3 +479,22 @@ def test_an_error_of_several_lines_is_printed_as_lines_under_failed() -> None:
     assert "FAILED: config.yaml is not valid YAML:\n" in text
     assert "\n        found character '\\t' that cannot\n        start any token\n" in text
     assert "\\n" not in text
+
+
+def test_no_python_function_runs_inside_a_polars_query() -> None:
+    """A Python function in a Polars query (map_elements, map_batches…) runs on Polars' thread
+    pool and needs the GIL there; a read thread converting a batch for GX (to_pandas)
+    holds the GIL waiting on that pool: the read threads deadlocked. Text is mapped in
+    Python outside the query instead (`masking.masked_columns`)."""
+    calls = {"map_elements", "map_batches", "map_rows", "map_groups", "apply"}
+    found = []
+    for path in sorted((REPO / "src" / "skm_etl").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found += [
+            f"{path.relative_to(REPO)}:{node.lineno} {node.func.attr}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in calls
+        ]
+    assert found == []

@@ -27,7 +27,7 @@ from skm_etl.fetch.archive import archive_path, new_temporary_file
 from skm_etl.load import warehouse
 from skm_etl.load.reference_tables import write_reference_tables
 from skm_etl.load.units import Unit, UnitError, UnitResolver, read_registry, unit_key
-from skm_etl.masking import masked, masked_expr
+from skm_etl.masking import masked, masked_columns
 from skm_etl.reference.catalog import ReferenceDataError, load_reference
 from skm_etl.reference.model import Reference
 from skm_etl.rounding import round_half_up
@@ -651,9 +651,7 @@ def _check(
         # too: one reason per cell, the reader's. The reader quotes cells as written, where
         # a respondent may have typed a phone number; the suite's values are typed
         # (scores, times, keys) and are kept as they are
-        issues = read.result.issues.cast(ISSUE_SCHEMA).with_columns(
-            masked_expr(pl.col("value")), masked_expr(pl.col("reason"))
-        )
+        issues = masked_columns(read.result.issues.cast(ISSUE_SCHEMA), "value", "reason")
         rejected = pl.concat([issues, outcome.failures.cast(ISSUE_SCHEMA)])
         rejected = rejected.filter(
             pl.col("column").is_null() | pl.struct("source_row", "column").is_first_distinct()

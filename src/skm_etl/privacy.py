@@ -294,10 +294,12 @@ def _rewrite(
     body = sheet.frame.slice(cells.header_index + 1)
     rows: set[int] = set()
     for index in cells.columns:
-        column = body[f"c{index}"]
+        cells_of = body[f"c{index}"].to_list()  # in Python: see masking.masked_columns
+        as_names = [None if c is None else normalise_name(c) for c in cells_of]
+        as_phones = [None if c is None else normalise_phone(c) for c in cells_of]
         found = body.filter(
-            column.map_elements(normalise_name, return_dtype=pl.Utf8).is_in(list(names))
-            | column.map_elements(normalise_phone, return_dtype=pl.Utf8).is_in(list(phones))
+            pl.Series(as_names, dtype=pl.Utf8).is_in(list(names))
+            | pl.Series(as_phones, dtype=pl.Utf8).is_in(list(phones))
         )
         rows.update(found[ROW].to_list())
     loaded = con.execute(

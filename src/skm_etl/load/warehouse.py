@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from skm_etl.masking import masked, masked_expr
+from skm_etl.masking import masked, masked_columns
 
 ANSWER_COLUMNS = tuple(f"q{i}" for i in range(1, 15)) + tuple(f"ak{i}" for i in range(1, 6))
 RESPONSE_COLUMNS = (
@@ -596,11 +596,10 @@ def record_rejected_rows(
     rows: pl.DataFrame,
 ) -> None:
     """Write rows left out of a file that is not a response batch (populations, RTL)."""
-    rows = rows.select(
-        "source_row",
-        pl.col("column").alias("column_name"),
-        masked_expr(pl.col("value").cast(pl.Utf8)),
-        masked_expr(pl.col("reason").cast(pl.Utf8)),
+    rows = masked_columns(
+        rows.select("source_row", pl.col("column").alias("column_name"), "value", "reason"),
+        "value",
+        "reason",
     )
     con.register("incoming_rejected", rows.to_arrow())
     try:
