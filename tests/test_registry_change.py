@@ -14,7 +14,8 @@ import duckdb
 import pytest
 
 from phases import run_in_process
-from skm_etl.settings import load_settings
+from skm_etl import pipeline
+from skm_etl.settings import ConfigError, load_settings
 from tests.conftest import GOOGLE_FORMS_CSV, SAPAAPIP_CSV
 
 pytestmark = pytest.mark.slow
@@ -75,6 +76,9 @@ def test_a_registry_added_later_moves_the_stored_units_to_its_codes(make_deploym
         ("tabulasi_lagi.csv", "loaded", 0)
     ]
     assert _stored(config, "select count(*) from raw.responses") == [(23,)]
+    # and a rebuild of a misspelt unit names the one meant
+    with pytest.raises(ConfigError, match="did you mean: 'Loka POM di Kota Contoh'"):
+        pipeline.plan_replay(load_settings(config), year=None, unit="Loka POM di Kota Contho")
 
 
 def test_a_stored_unit_the_registry_lacks_is_named_every_night(make_deployment) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import difflib
 import logging
 import shutil
 import signal
@@ -1578,7 +1579,7 @@ def plan_replay(
         if not batches:
             raise ConfigError(
                 "tidak ada file yang pernah dimuat untuk pilihan ini / no loaded file matches "
-                f"year={year} unit={unit!r}; see ops.load_batches"
+                f"year={year} unit={unit!r}; see ops.load_batches{_loaded_units_hint(con, unit)}"
             )
         erased = _erasure_rewrites(con)
     finally:
@@ -1623,6 +1624,24 @@ def plan_replay(
             + ", ".join(missing)
         )
     return ReplayPlan(sources, [b[0] for b in batches])
+
+
+def _loaded_units_hint(con, unit: str | None) -> str:
+    """For a rebuild of a unit nothing was loaded of: the loaded units its name is close to."""
+    if unit is None:
+        return ""
+    names = [
+        name
+        for (name,) in con.execute(
+            "select distinct unit_name from ops.load_batches "
+            "where status in ('loaded', 'replayed') and unit_name is not null order by 1"
+        ).fetchall()
+    ]
+    close = difflib.get_close_matches(unit, names, n=3, cutoff=0.6)
+    if close:
+        return f". Maksud Anda / did you mean: {', '.join(repr(c) for c in close)}?"
+    shown = ", ".join(repr(n) for n in names[:10]) + (", …" if len(names) > 10 else "")
+    return f". Unit yang dimuat / units loaded: {shown or '(none)'}"
 
 
 def _code_now(resolver: UnitResolver, unit_name: str | None) -> str | None:
