@@ -655,7 +655,7 @@ def run_pipeline(config: Path) -> dict[str, Any]:
             pipeline.record_run(settings, summary, status="running")
             prepared = pipeline.prepare(settings, summary.run_id)
             summary.files.extend(prepared.plan_files)
-            sources = pipeline.discover(settings, [])
+            sources = pipeline.files_of_the_night(settings, prepared, summary, [])
         with timer.phase("file_other"), _patched(timer):
             summary.files.extend(
                 pipeline.process_files(settings, prepared, sources, summary.run_id)
