@@ -111,6 +111,7 @@ def _run(
     replay: tuple[bool, int | None, str | None] = (False, None, None),
 ) -> None:
     stopped = False
+    pipeline.note_sigterm()
     try:
         pipeline.record_run(settings, summary, status="running")
         # a rebuild asked wrongly (no such unit or year, an archived file gone) is refused
@@ -160,8 +161,12 @@ def _run(
     except (ConfigError, pipeline.BuildError, PublishError) as exc:
         summary.error = str(exc)
     except Exception as exc:  # noqa: BLE001 - recorded in ops.runs, the run exits 1
-        logger.exception("run failed")
-        summary.error = f"{type(exc).__name__}: {exc}"
+        if pipeline.SIGTERM_SEEN.is_set():  # the signal, turned into an error by DuckDB
+            summary.error = f"{pipeline.STOPPED_MESSAGE} ({type(exc).__name__}: {exc})"
+            stopped = True
+        else:
+            logger.exception("run failed")
+            summary.error = f"{type(exc).__name__}: {exc}"
     except BaseException as exc:
         # SIGTERM (Prefect's TerminationSignal: a serve process stopped, `kill`, a timeout)
         # or Ctrl-C: recorded as stopped, and the signal goes on to end the process

@@ -146,7 +146,7 @@ def _run(
     config: str, wait_s: float, replay: tuple[bool, int | None, str | None] = (False, None, None)
 ) -> int:
     from flows.nightly import nightly
-    from skm_etl.pipeline import EXIT_FAILED, RunSummary
+    from skm_etl.pipeline import EXIT_FAILED, SIGTERM_SEEN, RunSummary
 
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     with prefect_api_or_none():
@@ -163,6 +163,8 @@ def _run(
         print(f"skm-etl: the run failed before it could report: {summary}", file=sys.stderr)
         return EXIT_FAILED
     print(summary.render())
+    if SIGTERM_SEEN.is_set():  # DuckDB took the signal's exception for an error
+        _say_stopped()
     return summary.exit_code
 
 
@@ -177,13 +179,17 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
     """
     from skm_etl.pipeline import EXIT_FAILED
 
+    _say_stopped()
+    raise SystemExit(EXIT_FAILED)
+
+
+def _say_stopped() -> None:
     print(
         "skm-etl: run dihentikan (SIGTERM) sebelum selesai / the run was stopped (SIGTERM) "
         "before it finished; what it loaded stays, and the next run goes on from there "
         "(ops.runs: stopped)",
         file=sys.stderr,
     )
-    raise SystemExit(EXIT_FAILED)
 
 
 def prefect_api_or_none() -> contextlib.AbstractContextManager:

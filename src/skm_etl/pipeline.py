@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import difflib
 import logging
+import os
 import shutil
 import signal
 import tempfile
@@ -1346,6 +1347,34 @@ def read_back(settings: Settings, summary: RunSummary) -> None:
             )
     finally:
         con.close()
+
+
+SIGTERM_SEEN = threading.Event()
+
+
+def note_sigterm() -> None:
+    """Make SIGTERM leave a mark (`SIGTERM_SEEN`) before the handler in place handles it.
+
+    Prefect's handler raises an exception inside the flow; landing inside a DuckDB query,
+    that exception is turned by DuckDB into "RuntimeError: Query interrupted", which would
+    pass for a failure. The run checks the mark to record itself stopped all the same. The
+    wrapper lasts as long as the handler it wraps: Prefect restores its own when the flow
+    run ends. Outside the main thread signals cannot be set, and nothing is noted.
+    """
+    SIGTERM_SEEN.clear()
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def noted(signum: int, frame: object) -> None:
+        SIGTERM_SEEN.set()
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:  # the default: end the process, as it would have
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, noted)
 
 
 @contextlib.contextmanager
