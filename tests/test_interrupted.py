@@ -290,6 +290,8 @@ def test_a_sigterm_that_duckdb_turns_into_an_error_is_still_noticed() -> None:
     previous = signal.signal(signal.SIGTERM, prefects_handler)
     try:
         pipeline.note_sigterm()
+        pipeline.note_sigterm()  # a second run in the process wraps the handler once only
+        assert signal.getsignal(signal.SIGTERM).noting is prefects_handler
         assert not pipeline.SIGTERM_SEEN.is_set()
         con = duckdb.connect()
         threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()

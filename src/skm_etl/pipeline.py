@@ -1365,6 +1365,7 @@ def note_sigterm() -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     previous = signal.getsignal(signal.SIGTERM)
+    previous = getattr(previous, "noting", previous)  # a run before in this process: no nesting
 
     def noted(signum: int, frame: object) -> None:
         SIGTERM_SEEN.set()
@@ -1374,6 +1375,7 @@ def note_sigterm() -> None:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
 
+    noted.noting = previous
     signal.signal(signal.SIGTERM, noted)
 
 
